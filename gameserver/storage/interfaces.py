@@ -9,6 +9,7 @@ these protocols and never import a backend (import-linter checks it).
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Protocol
 
 from gameserver.storage.models import (
@@ -37,10 +38,20 @@ class Unavailable(StorageError):
     """The backend could not be reached within the operation's deadline."""
 
 
+class NotFound(StorageError):
+    """The row an update names does not exist (for example a save for a deleted character).
+
+    Distinct from `StaleFence` so a caller never mistakes a missing character for a lost
+    lease, and vice versa."""
+
+
 class AccountStore(Protocol):
     async def create_account(self, username: str, password_hash: str) -> Account: ...
     async def get_account_by_name(self, username: str) -> Account | None: ...
     async def get_account(self, account_id: int) -> Account | None: ...
+    async def record_login(self, account_id: int, at: datetime | None = None) -> None:
+        """Stamp `last_login_at` (now by default); NotFound if there is no such account."""
+        ...
 
 
 class CharacterStore(Protocol):
@@ -60,15 +71,20 @@ class CharacterStore(Protocol):
     async def save_character(
         self, character_id: int, state: CharacterState, fence: int
     ) -> None:
-        """Write `state` unless a save with a larger fence already landed (StaleFence)."""
+        """Write `state` unless a save with a larger fence already landed (StaleFence).
+
+        A save with the same fence as the stored one is accepted (a holder saves many
+        times under one lease). NotFound if the character does not exist."""
         ...
 
 
 class RealmDatabase(AccountStore, CharacterStore, Protocol):
     """Everything durable. Mail, auctions, guilds and friends join here as they land."""
 
-    async def migrate(self) -> int:
-        """Bring the schema to the current version in place; returns that version."""
+    async def migrate(self, target: int | None = None) -> int:
+        """Bring the schema to `target` (default: the latest) in place, keeping the data;
+        returns the version reached. Never downgrades: a target below the current version
+        leaves the schema as it is."""
         ...
 
     async def schema_version(self) -> int: ...
@@ -76,20 +92,39 @@ class RealmDatabase(AccountStore, CharacterStore, Protocol):
 
 
 class LeaseStore(Protocol):
+    """Fenced, expiring leases ("one live copy, ever").
+
+    Fences grow per key and never repeat, even across a restart of an in-memory store or
+    a Redis that lost its data: a new fence is at least the store's clock in ms, so it
+    still beats every fence an earlier incarnation handed out (and that the database
+    remembers as `save_fence`)."""
+
     async def acquire(self, key: str, holder: str, ttl_ms: int) -> Lease | None:
-        """Grant the lease if it is free or expired (with a new, larger fence)."""
+        """Grant the lease if it is free or expired (with a new, larger fence).
+
+        The current holder acquiring again (say, a server that restarted under the same
+        id) gets a fresh lease with a larger fence; any other holder gets None."""
         ...
 
     async def renew(self, lease: Lease, ttl_ms: int) -> Lease | None:
         """Extend a lease still held by `lease.holder` with `lease.fence`; None if lost."""
         ...
 
-    async def release(self, lease: Lease) -> bool: ...
-    async def get(self, key: str) -> Lease | None: ...
+    async def release(self, lease: Lease) -> bool:
+        """Free the lease if `lease` is still the current one; False (and no change) if a
+        newer lease replaced it or it expired."""
+        ...
+
+    async def get(self, key: str) -> Lease | None:
+        """The current, unexpired lease on `key`, if any."""
+        ...
 
 
 class CheckpointStore(Protocol):
-    async def put_checkpoint(self, character_id: int, state: CharacterState, fence: int) -> None: ...
+    async def put_checkpoint(self, character_id: int, state: CharacterState, fence: int) -> None:
+        """Store the latest state; StaleFence if a checkpoint with a larger fence is stored."""
+        ...
+
     async def get_checkpoint(self, character_id: int) -> tuple[CharacterState, int] | None: ...
     async def delete_checkpoint(self, character_id: int) -> None: ...
 

@@ -24,6 +24,7 @@ class Account(Frozen):
     password_hash: str
     created_at: datetime
     banned: bool = False
+    last_login_at: datetime | None = None  # schema version 2
 
 
 class ItemStack(Frozen):
@@ -77,13 +78,13 @@ class Lease(Frozen):
     expires_at_ms: int
 
 
-class ServerState(str, enum.Enum):
+class ServerState(enum.StrEnum):
     STARTING = "Starting"
     READY = "Ready"
     DRAINING = "Draining"
 
 
-class ServerKind(str, enum.Enum):
+class ServerKind(enum.StrEnum):
     WORLD = "world"
     INSTANCE = "instance"
 

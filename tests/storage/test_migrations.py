@@ -1,0 +1,93 @@
+"""A database built by an older release is upgraded in place, its data intact."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from gameserver.storage.models import CharacterState
+from gameserver.storage.sqlite import SqliteDatabase
+from gameserver.storage.sqlite.database import MIGRATIONS as SQLITE_MIGRATIONS
+
+START = CharacterState(region="elwynn", x=3, y=4, gold=12)
+
+
+async def test_sqlite_upgrade_keeps_data(tmp_path: Path) -> None:
+    path = tmp_path / "old" / "realm.sqlite3"
+    db = await SqliteDatabase.open(path, migrate=False)
+    assert await db.migrate(target=1) == 1
+    await db.close()
+    # Rows as a version-1 realm wrote them (today's code would also fill v2 columns).
+    with sqlite3.connect(path) as raw:
+        raw.execute(
+            "INSERT INTO accounts (username, username_key, password_hash, created_at)"
+            " VALUES ('Alice', 'alice', 'h', '2025-01-01T00:00:00+00:00')"
+        )
+        raw.execute(
+            "INSERT INTO characters (account_id, name, name_key, race, char_class, faction,"
+            " state, created_at, saved_at, save_fence) VALUES (1, 'Thrall', 'thrall', 'orc',"
+            f" 'shaman', 'horde', '{START.model_dump_json()}', '2025-01-01T00:00:00+00:00',"
+            " '2025-01-02T00:00:00+00:00', 41)"
+        )
+
+    db = await SqliteDatabase.open(path)  # migrates to current
+    try:
+        assert await db.schema_version() == len(SQLITE_MIGRATIONS) == 2
+        alice = await db.get_account_by_name("alice")
+        assert alice is not None and alice.username == "Alice" and alice.last_login_at is None
+        chars = await db.list_characters(alice.id)
+        assert [(c.name, c.state, c.save_fence) for c in chars] == [("Thrall", START, 41)]
+        await db.record_login(alice.id)  # the v2 column works on upgraded rows
+    finally:
+        await db.close()
+    with sqlite3.connect(path) as raw:
+        versions = [r[0] for r in raw.execute("SELECT version FROM schema_migrations")]
+        indexes = {r[0] for r in raw.execute("SELECT name FROM sqlite_master WHERE type='index'")}
+    assert versions == [1, 2]
+    assert "characters_account_id" in indexes
+
+
+async def test_sqlite_pragmas_and_parent_dir(tmp_path: Path) -> None:
+    path = tmp_path / "a" / "b" / "realm.sqlite3"
+    db = await SqliteDatabase.open(path)
+    await db.close()
+    assert path.exists()
+    with sqlite3.connect(path) as raw:
+        assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+async def test_sqlite_refuses_newer_schema(tmp_path: Path) -> None:
+    path = tmp_path / "realm.sqlite3"
+    db = await SqliteDatabase.open(path)
+    await db.close()
+    with sqlite3.connect(path) as raw:
+        raw.execute("INSERT INTO schema_migrations VALUES (99, 'future')")
+    with pytest.raises(Exception, match="newer than this build"):
+        await SqliteDatabase.open(path)
+
+
+async def test_sqlite_failed_migration_rolls_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gameserver.storage._common import Migration
+    from gameserver.storage.sqlite import database
+
+    broken = [
+        *database.MIGRATIONS,
+        Migration(3, "0003_broken.sql", "CREATE TABLE half (id INTEGER);\nSELECT x FROM nowhere;"),
+    ]
+    monkeypatch.setattr(database, "MIGRATIONS", broken)
+    db = SqliteDatabase(tmp_path / "realm.sqlite3")
+    await db.connect()
+    try:
+        with pytest.raises(Exception, match="0003_broken"):
+            await db.migrate()
+        assert await db.schema_version() == 2
+    finally:
+        await db.close()
+    with sqlite3.connect(tmp_path / "realm.sqlite3") as raw:
+        tables = {r[0] for r in raw.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert "half" not in tables
+
