@@ -1,0 +1,303 @@
+"""The `Realm` and `Region` custom resources as pydantic models.
+
+One definition serves three purposes, so they can never disagree: the operator validates
+every spec it reads with these models (and names the offending field when it refuses one),
+`realm_operator.crdgen` turns them into the CRDs' openAPIV3Schema (so the API server rejects
+most mistakes at `kubectl apply` already), and the status writers build status through them.
+Field names are camelCase on the wire (Kubernetes convention) and snake_case in Python.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    WithJsonSchema,
+    model_validator,
+)
+from pydantic.alias_generators import to_camel
+
+GROUP = "mmo.openrealm.dev"
+VERSION = "v1alpha1"
+API_VERSION = f"{GROUP}/{VERSION}"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        frozen=True,
+        use_enum_values=False,
+    )
+
+    def dump(self) -> dict[str, Any]:
+        """The wire form: camelCase, JSON types, unset optionals left out."""
+        return self.model_dump(by_alias=True, mode="json", exclude_none=True)
+
+
+# A Kubernetes quantity ("500m", "1Gi", 2): the API server's own type, int or string.
+Quantity = Annotated[
+    str | int,
+    WithJsonSchema(
+        {"x-kubernetes-int-or-string": True, "anyOf": [{"type": "integer"}, {"type": "string"}]}
+    ),
+]
+# Free-form Kubernetes structures passed through to the pod spec as they are (tolerations,
+# affinity): the API server validates them when the pod is created.
+FreeForm = Annotated[
+    dict[str, Any],
+    WithJsonSchema({"type": "object", "x-kubernetes-preserve-unknown-fields": True}),
+]
+
+
+class SecretKeyRef(_Model):
+    """A key of a Secret in the resource's namespace; its value is a connection URL."""
+
+    name: str = Field(min_length=1, max_length=253, description="Secret name.")
+    key: str = Field(default="url", min_length=1, description="Key inside the Secret.")
+
+
+class ResourceRequirements(_Model):
+    requests: dict[str, Quantity] | None = None
+    limits: dict[str, Quantity] | None = None
+
+
+class ServiceType(enum.StrEnum):
+    CLUSTER_IP = "ClusterIP"
+    NODE_PORT = "NodePort"
+    LOAD_BALANCER = "LoadBalancer"
+
+
+class ComponentSpec(_Model):
+    """One of the realm's stateless roles (gateway, rcm, oem, rwam)."""
+
+    replicas: int = Field(default=1, ge=0, le=100, description="Pods of this role.")
+    resources: ResourceRequirements | None = None
+    service_type: ServiceType = Field(
+        default=ServiceType.CLUSTER_IP,
+        description="Service type (client-facing roles use LoadBalancer).",
+    )
+
+
+class AuthMode(enum.StrEnum):
+    PASSWORD = "password"  # argon2id accounts, the default
+    OPEN = "open"  # any name logs in: local testing and trusted LAN parties only
+
+
+class LoginQueueSpec(_Model):
+    enabled: bool = Field(
+        default=True, description="Queue players beyond capacity (else refuse them)."
+    )
+    admissions_per_second: float = Field(
+        default=20.0, gt=0, description="Rate limit on admissions, so a burst cannot stall servers."
+    )
+    reconnect_grace_seconds: int = Field(
+        default=120, ge=0, description="A player who disconnected this recently skips the queue."
+    )
+
+
+class RealmSpec(_Model):
+    image: str = Field(min_length=1, description="The openrealm image every role runs.")
+    image_pull_policy: Literal["Always", "IfNotPresent", "Never"] = "IfNotPresent"
+    max_players: int = Field(default=1000, ge=1, description="Players admitted realm-wide at once.")
+    login_queue: LoginQueueSpec = LoginQueueSpec.model_validate({})
+    auth_mode: AuthMode = AuthMode.PASSWORD
+    database: SecretKeyRef = Field(description="Secret key holding the PostgreSQL DSN.")
+    redis: SecretKeyRef = Field(description="Secret key holding the Redis URL.")
+    token_key: SecretKeyRef | None = Field(
+        default=None,
+        description="Secret key holding the 64-hex login-token key shared by gateway and rcm.",
+    )
+    gateway: ComponentSpec = ComponentSpec.model_validate({})
+    rcm: ComponentSpec = ComponentSpec.model_validate({})
+    oem: ComponentSpec = ComponentSpec.model_validate({})
+    rwam: ComponentSpec = ComponentSpec.model_validate({})
+    tick_rate: int = Field(default=20, ge=1, le=120, description="Default region tick rate (Hz).")
+
+
+class ConditionStatus(enum.StrEnum):
+    TRUE = "True"
+    FALSE = "False"
+    UNKNOWN = "Unknown"
+
+
+class Condition(_Model):
+    type: str
+    status: ConditionStatus
+    reason: str = ""
+    message: str = ""
+    last_transition_time: str | None = None
+
+
+class RealmPhase(enum.StrEnum):
+    PENDING = "Pending"
+    PROGRESSING = "Progressing"
+    RUNNING = "Running"
+    INVALID = "Invalid"
+
+
+class RealmStatus(_Model):
+    phase: RealmPhase = RealmPhase.PENDING
+    online_players: int = 0
+    queue_length: int = 0
+    ready_capacity: int = Field(
+        default=0, description="Ready servers' capacity, capped by maxPlayers."
+    )
+    servers: int = 0
+    ready_servers: int = 0
+    tick_p99_ms: str = Field(default="", description="Worst region server tick p99, for printing.")
+    conditions: list[Condition] = Field(default_factory=list)
+
+
+class RegionKind(enum.StrEnum):
+    WORLD = "world"
+    INSTANCE = "instance"
+
+
+class Bounds(_Model):
+    min_x: float
+    min_y: float
+    max_x: float
+    max_y: float
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Bounds:
+        if self.max_x <= self.min_x:
+            raise ValueError("maxX must be greater than minX")
+        if self.max_y <= self.min_y:
+            raise ValueError("maxY must be greater than minY")
+        return self
+
+
+class EnvVar(_Model):
+    name: str = Field(min_length=1)
+    value: str = ""
+
+
+class PodTemplateOverrides(_Model):
+    """What a Region may change in its server pods. Anything else is the operator's."""
+
+    resources: ResourceRequirements | None = None
+    node_selector: dict[str, str] | None = None
+    tolerations: list[FreeForm] | None = None
+    affinity: FreeForm | None = None
+    priority_class_name: str | None = None
+    labels: dict[str, str] | None = None
+    annotations: dict[str, str] | None = None
+    env: list[EnvVar] | None = None
+
+
+class RegionSpec(_Model):
+    realm_ref: str = Field(min_length=1, description="Name of the Realm in this namespace.")
+    map: str = Field(min_length=1, description="Map (zone) this region simulates.")
+    bounds: Bounds | None = Field(default=None, description="The map rectangle this region owns.")
+    kind: RegionKind = RegionKind.WORLD
+    tick_rate: int | None = Field(default=None, ge=1, le=120, description="Overrides the realm's.")
+    players_per_server: int = Field(default=200, ge=1, le=100000)
+    target_utilisation: float = Field(default=0.75, gt=0, le=1)
+    min_servers: int = Field(default=1, ge=0, le=1000)
+    max_servers: int = Field(default=10, ge=1, le=1000)
+    scale_up_window_seconds: int = Field(
+        default=0, ge=0, description="Stabilisation before scaling up (0: prompt)."
+    )
+    scale_down_delay_seconds: int = Field(
+        default=300, ge=0, description="Stabilisation window before scaling down."
+    )
+    drain_timeout_seconds: int = Field(
+        default=600,
+        ge=0,
+        description="After this, a draining server whose players are saved may go.",
+    )
+    pod_template: PodTemplateOverrides = PodTemplateOverrides.model_validate({})
+
+    @model_validator(mode="after")
+    def _min_le_max(self) -> RegionSpec:
+        if self.max_servers < self.min_servers:
+            raise ValueError(
+                f"maxServers ({self.max_servers}) must not be less than "
+                f"minServers ({self.min_servers})"
+            )
+        return self
+
+
+class ServerStatus(_Model):
+    pod: str
+    state: Literal["Starting", "Ready", "Draining"]
+    players: int = 0
+    capacity: int = 0
+    tick_p99_ms: float = 0.0
+    drain_requested: bool = False
+
+
+class RegionPhase(enum.StrEnum):
+    PENDING = "Pending"
+    SCALING = "Scaling"
+    STABLE = "Stable"
+    INVALID = "Invalid"
+
+
+class Recommendation(_Model):
+    at: float
+    servers: int
+
+
+class Drain(_Model):
+    server: str
+    since: float
+
+
+class ScalingMemory(_Model):
+    """The policy's history, kept in status so a restarted operator continues from it."""
+
+    recommendations: list[Recommendation] = Field(default_factory=list)
+    last_scale_at: float | None = None
+    drains: list[Drain] = Field(default_factory=list)
+    next_ordinal: int = 0
+
+
+class RegionStatus(_Model):
+    phase: RegionPhase = RegionPhase.PENDING
+    players: int = 0
+    queue_demand: int = 0
+    servers: list[ServerStatus] = Field(default_factory=list)
+    server_count: int = 0
+    ready_servers: int = 0
+    desired_servers: int = 0
+    tick_p99_ms: str = ""
+    last_scale_time: str | None = None
+    last_scale_reason: str | None = None
+    scaling: ScalingMemory = ScalingMemory.model_validate({})
+    conditions: list[Condition] = Field(default_factory=list)
+
+
+class InvalidSpec(ValueError):
+    """A spec the operator refuses; the message names the field (`spec.maxServers: ...`)."""
+
+
+def _describe(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"])
+        msg = err["msg"].removeprefix("Value error, ")
+        parts.append(f"spec.{loc}: {msg}" if loc else f"spec: {msg}")
+    return "; ".join(parts)
+
+
+def parse_realm_spec(spec: Any) -> RealmSpec:
+    try:
+        return RealmSpec.model_validate(dict(spec or {}))
+    except ValidationError as exc:
+        raise InvalidSpec(_describe(exc)) from None
+
+
+def parse_region_spec(spec: Any) -> RegionSpec:
+    try:
+        return RegionSpec.model_validate(dict(spec or {}))
+    except ValidationError as exc:
+        raise InvalidSpec(_describe(exc)) from None
