@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -91,3 +92,76 @@ async def test_sqlite_failed_migration_rolls_back(
         tables = {r[0] for r in raw.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert "half" not in tables
 
+
+
+async def test_postgres_upgrade_keeps_data(pg_factory: Callable[[], str]) -> None:
+    import asyncpg
+
+    from gameserver.storage.postgres import PostgresDatabase
+    from gameserver.storage.postgres.database import MIGRATIONS as PG_MIGRATIONS
+
+    assert [m.version for m in PG_MIGRATIONS] == [m.version for m in SQLITE_MIGRATIONS]
+    url = pg_factory()
+    db = await PostgresDatabase.open(url, migrate=False)
+    try:
+        assert await db.schema_version() == 0
+        assert await db.migrate(target=1) == 1
+    finally:
+        await db.close()
+
+    raw = await asyncpg.connect(url, timeout=3)
+    try:
+        columns = await raw.fetch(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = 'accounts'"
+        )
+        assert "last_login_at" not in {c["column_name"] for c in columns}
+        await raw.execute(
+            "INSERT INTO accounts (username, username_key, password_hash, created_at)"
+            " VALUES ('Alice', 'alice', 'h', '2025-01-01T00:00:00+00:00')"
+        )
+        await raw.execute(
+            "INSERT INTO characters (account_id, name, name_key, race, char_class, faction,"
+            " state, created_at, saved_at, save_fence) VALUES (1, 'Thrall', 'thrall', 'orc',"
+            " 'shaman', 'horde', $1::jsonb, now(), now(), 41)",
+            START.model_dump_json(),
+        )
+    finally:
+        await raw.close()
+
+    db = await PostgresDatabase.open(url)
+    try:
+        assert await db.schema_version() == 2
+        alice = await db.get_account_by_name("ALICE")
+        assert alice is not None and alice.last_login_at is None
+        chars = await db.list_characters(alice.id)
+        assert [(c.name, c.state, c.save_fence) for c in chars] == [("Thrall", START, 41)]
+        await db.record_login(alice.id)
+        # A second release starting at the same time finds nothing to do.
+        assert await db.migrate() == 2
+    finally:
+        await db.close()
+
+    raw = await asyncpg.connect(url, timeout=3)
+    try:
+        versions = [r["version"] for r in await raw.fetch("SELECT version FROM schema_migrations")]
+        index = await raw.fetchval("SELECT to_regclass('characters_account_id') IS NOT NULL")
+    finally:
+        await raw.close()
+    assert versions == [1, 2] and index
+
+
+async def test_postgres_concurrent_migrations(pg_factory: Callable[[], str]) -> None:
+    """Several pods starting together: the advisory lock lets one migrate, the rest wait."""
+    import asyncio
+
+    from gameserver.storage.postgres import PostgresDatabase
+
+    url = pg_factory()
+    dbs = [PostgresDatabase(url) for _ in range(4)]
+    for db in dbs:
+        await db.connect()
+    try:
+        assert await asyncio.gather(*(db.migrate() for db in dbs)) == [2, 2, 2, 2]
+    finally:
+        for db in dbs:
+            await db.close()

@@ -14,6 +14,7 @@ a PostgreSQL advisory lock serialises migrations so several pods may start at on
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any, TypeVar
@@ -184,9 +185,15 @@ class PostgresDatabase:
             sent = False
             try:
                 async with asyncio.timeout_at(deadline):
-                    async with pool.acquire() as conn:
-                        sent = True
-                        return await fn(conn)
+                    conn = await pool.acquire()
+                    sent = True
+                    try:
+                        result = await fn(conn)
+                    except BaseException as exc:
+                        await self._give_back(pool, conn, exc)
+                        raise
+                    await pool.release(conn)
+                    return result
             except TimeoutError as exc:
                 raise Unavailable(
                     f"PostgreSQL at {self.where}: {what} got no answer within {budget:g}s"
@@ -208,6 +215,18 @@ class PostgresDatabase:
                     ) from exc
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 1.0)
+
+    @staticmethod
+    async def _give_back(pool: Any, conn: Conn, exc: BaseException) -> None:
+        """Return a connection after `fn` raised. An answer from the server (a unique
+        violation, say) leaves it healthy. A timeout or a broken link leaves it in an
+        unknown state, perhaps mid-query on a dead socket, where a graceful release
+        would wait on that socket: drop it instead, and the pool reconnects."""
+        # InterfaceError: the pool already took back a connection that died under us.
+        with contextlib.suppress(asyncpg.InterfaceError):
+            if not isinstance(exc, Exception) or _is_connection_error(exc):
+                conn.terminate()
+            await pool.release(conn)
 
     # --- schema ----------------------------------------------------------------------
 
