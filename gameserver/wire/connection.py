@@ -92,6 +92,19 @@ class Connection:
             env = self.reliable.track(env, now)
         return self._seal(env, now)
 
+    def seal_payload(self, payload: bytes, now: float) -> bytes:
+        """Seal an already encoded, unreliable Envelope (no acks): the region server
+        encodes each snapshot once and the RCM only seals it, so the hot path never
+        decodes and re-encodes. Pending acks go out on the next `send` or `poll`."""
+        seq = self._next_seq
+        self._next_seq += 1
+        token = None if self.established else self._token
+        data = dg.seal(self._aead, self._out_dir, self.conn_id, seq, payload, token)
+        self.packets_out += 1
+        self.bytes_out += len(data)
+        self.last_sent = now
+        return data
+
     def hello(self, token: bytes, msg: Message, now: float) -> bytes:
         """Client only: the first datagram, a HELLO carrying the sealed login token.
 

@@ -690,8 +690,7 @@ def _finish_packet(
         b.PrependUint32Slot(_PKT_REQUEST, request_id, 0)
     b.PrependUint8Slot(_PKT_MSG_TYPE, msg_type, 0)
     b.Finish(b.EndObject())
-    out: bytes = b.Output()
-    return out
+    return bytes(memoryview(b.Bytes)[b.Head() :])
 
 
 def encode(env: Envelope) -> bytes:
@@ -708,7 +707,7 @@ def encode(env: Envelope) -> bytes:
     try:
         msg = enc(b, env.msg)
         return _finish_packet(b, msg_type, msg, env.reliable_id, env.request_id, env.acks)
-    except struct.error as e:
+    except (struct.error, TypeError) as e:  # the builder's range checks raise either
         raise ValueError(f"value out of range for the wire: {e}") from e
 
 
@@ -738,7 +737,7 @@ def encode_snapshot_fast(
             b, tick, last_input_seq, server_time_ms, corrected, you_raw, raw, len(entities)
         )
         return _finish_packet(b, MessageType.Snapshot, snap, 0, 0, acks)
-    except struct.error as e:
+    except (struct.error, TypeError) as e:  # the builder's range checks raise either
         raise ValueError(f"value out of range for the wire: {e}") from e
 
 

@@ -7,7 +7,9 @@ keeps them until acked and resends on a timer with exponential backoff, and give
 after `give_up_s` (the connection is then as good as dead; `lost` tells the caller).
 The receiver acks every reliable id it sees, duplicates included (the first ack may
 have been lost), delivers each id once, and piggybacks acks on whatever it sends next
-(`Envelope.acks`, at most `MAX_ACKS_PER_PACKET` per datagram).
+(`Envelope.acks`, at most `MAX_ACKS_PER_PACKET` per datagram). Each ack rides on up to
+`ACK_REPEATS` outgoing envelopes (spare room only), so a lost datagram rarely costs a
+resend, and periodic loss cannot starve one message's acks until the sender gives up.
 
 Pure bookkeeping: no clock reads (callers pass `now`, seconds, monotonic), no I/O.
 Delivery is exactly-once but not ordered; callers that need order use request ids.
@@ -22,11 +24,13 @@ from dataclasses import dataclass
 
 from gameserver.wire.messages import Envelope
 
-__all__ = ["MAX_ACKS_PER_PACKET", "RECV_WINDOW", "ReliableChannel"]
+__all__ = ["ACK_REPEATS", "MAX_ACKS_PER_PACKET", "RECV_WINDOW", "ReliableChannel"]
 
 MAX_ACKS_PER_PACKET = 32
 RECV_WINDOW = 4096
 MAX_PENDING_ACKS = 1024
+#: How many outgoing envelopes carry each ack (the first one included).
+ACK_REPEATS = 3
 _MAX_ID = 2**32 - 1
 
 
@@ -56,6 +60,7 @@ class ReliableChannel:
         self._above: set[int] = set()
         self._pending_acks: list[int] = []
         self._pending_set: set[int] = set()
+        self._repeat: dict[int, int] = {}  # acked id -> repeats left (insertion ordered)
         self.ack_pending_since: float | None = None
 
     # ---------------------------------------------------------------- send side
@@ -131,12 +136,31 @@ class ReliableChannel:
 
     @property
     def acks_pending(self) -> bool:
+        """Are there ids never acked yet (which justify an Ack-only datagram)?"""
         return bool(self._pending_acks)
 
     def take_acks(self, limit: int = MAX_ACKS_PER_PACKET) -> tuple[int, ...]:
-        """Up to `limit` ids to acknowledge on the next outgoing envelope."""
+        """Up to `limit` ids to acknowledge on the next outgoing envelope.
+
+        Fresh ids first; spare room repeats recently acked ids (each up to
+        `ACK_REPEATS` times in all), so one lost datagram does not lose an ack.
+        """
         taken, self._pending_acks = self._pending_acks[:limit], self._pending_acks[limit:]
         self._pending_set.difference_update(taken)
         if not self._pending_acks:
             self.ack_pending_since = None
-        return tuple(taken)
+        for rid in taken:
+            self._repeat.pop(rid, None)
+        room = limit - len(taken)
+        repeats: list[int] = []
+        if room > 0 and self._repeat:
+            for rid in list(self._repeat)[:room]:
+                left = self._repeat.pop(rid) - 1
+                repeats.append(rid)
+                if left > 0:
+                    self._repeat[rid] = left  # re-inserted last: round robin
+        for rid in taken:
+            self._repeat[rid] = ACK_REPEATS - 1
+        while len(self._repeat) > MAX_ACKS_PER_PACKET:
+            del self._repeat[next(iter(self._repeat))]
+        return tuple(taken) + tuple(repeats)
