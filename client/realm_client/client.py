@@ -1,0 +1,151 @@
+"""The client library a game client uses: the player's journey as one async API.
+
+    client = RealmClient("http://127.0.0.1:8080")
+    await client.signup("matt", "correct horse")
+    await client.login("matt", "correct horse")
+    char = await client.create_character("Matt", "human", "warrior")
+    await client.enter_world(char.id)
+    client.move(1.0, 0.0, 0.05)            # once per frame
+    ... client.position, client.visible ...
+    await client.logout()
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+import numpy as np
+
+from gameserver.wire.messages import (
+    CharacterInfo,
+    CharacterList,
+    CharacterListRequest,
+    CreateCharacter,
+    CreateCharacterResult,
+    EnterWorld,
+    EnterWorldResult,
+    Logout,
+    LogoutResult,
+    Message,
+    Snapshot,
+)
+from realm_client.connection import RealmConnection
+from realm_client.gateway import GatewayClient, Login
+from realm_client.prediction import Interpolator, Predictor
+
+
+class ClientError(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}" if message else code)
+        self.code = code
+
+
+def _split(error: str) -> tuple[str, str]:
+    code, _, rest = error.partition(": ")
+    return code, rest
+
+
+T = TypeVar("T")
+
+
+def _expect(msg: Message, kind: type[T]) -> T:
+    if not isinstance(msg, kind):
+        raise ClientError("protocol", f"expected {kind.__name__}, got {type(msg).__name__}")
+    return msg
+
+
+class RealmClient:
+    def __init__(self, gateway_url: str) -> None:
+        self.gateway = GatewayClient(gateway_url)
+        self.login_info: Login | None = None
+        self.connection: RealmConnection | None = None
+        self.predictor: Predictor | None = None
+        self.interpolator = Interpolator()
+        self.entity_id: int | None = None
+        self.world: EnterWorldResult | None = None
+        self.last_snapshot: Snapshot | None = None
+        self.snapshots = 0
+        self.inputs_sent = 0
+        self.seen_players: set[int] = set()
+        self.visible: dict[int, tuple[float, float]] = {}
+        self.on_snapshot: Callable[[Snapshot], None] | None = None
+
+    # --- account ------------------------------------------------------------------------
+    async def signup(self, username: str, password: str) -> int:
+        return await self.gateway.signup(username, password)
+
+    async def login(self, username: str, password: str) -> Login:
+        self.login_info = await self.gateway.login(username, password)
+        self.connection = await RealmConnection.open(self.login_info, self._snapshot)
+        return self.login_info
+
+    def _conn(self) -> RealmConnection:
+        if self.connection is None:
+            raise ClientError("not_logged_in", "log in first")
+        return self.connection
+
+    # --- characters ---------------------------------------------------------------------
+    async def characters(self) -> tuple[CharacterInfo, ...]:
+        reply = _expect(await self._conn().request(CharacterListRequest()), CharacterList)
+        return tuple(reply.characters)
+
+    async def create_character(self, name: str, race: str, char_class: str) -> CharacterInfo:
+        msg = CreateCharacter(name=name, race=race, char_class=char_class)
+        reply = _expect(await self._conn().request(msg), CreateCharacterResult)
+        if not reply.ok or reply.character is None:
+            raise ClientError(*_split(reply.error))
+        return reply.character
+
+    async def enter_world(self, character_id: int) -> EnterWorldResult:
+        reply = _expect(await self._conn().request(EnterWorld(character_id=character_id)), EnterWorldResult)
+        if not reply.ok:
+            raise ClientError(*_split(reply.error))
+        self.world = reply
+        self.entity_id = reply.entity_id
+        self.predictor = Predictor(reply.x, reply.y, reply.facing, reply.max_speed)
+        return reply
+
+    # --- playing --------------------------------------------------------------------------
+    @property
+    def position(self) -> tuple[float, float]:
+        if self.predictor is None:
+            raise ClientError("not_in_world", "enter the world first")
+        return self.predictor.x, self.predictor.y
+
+    def move(self, dir_x: float, dir_y: float, dt_s: float, speed: float | None = None) -> None:
+        """Predict one frame locally and send it (with the previous few, against loss)."""
+        if self.predictor is None:
+            raise ClientError("not_in_world", "enter the world first")
+        self.predictor.move(dir_x, dir_y, dt_s, speed)
+        self._conn().send_inputs(self.predictor.frames())
+        self.inputs_sent += 1
+
+    def _snapshot(self, snap: Snapshot) -> None:
+        self.snapshots += 1
+        self.last_snapshot = snap
+        if self.predictor is not None and snap.you is not None:
+            self.predictor.reconcile(
+                snap.last_input_seq, float(snap.you["x"]), float(snap.you["y"]), snap.corrected
+            )
+        ents = snap.entities
+        others = ents[ents["kind"] == 0]
+        if self.entity_id is not None:
+            others = others[others["id"] != self.entity_id]
+        self.seen_players.update(int(i) for i in np.asarray(others["id"]))
+        self.interpolator.push(snap.server_time_ms, ents)
+        self.visible = {int(e["id"]): (float(e["x"]), float(e["y"])) for e in ents}
+        if self.on_snapshot is not None:
+            self.on_snapshot(snap)
+
+    async def logout(self) -> bool:
+        reply = _expect(await self._conn().request(Logout()), LogoutResult)
+        self.predictor = None
+        self.entity_id = None
+        return reply.saved
+
+    async def close(self) -> None:
+        if self.connection is not None:
+            self.connection.close()
+            self.connection = None
+        await self.gateway.close()

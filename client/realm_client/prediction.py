@@ -1,0 +1,114 @@
+"""Client-side prediction with server reconciliation, and entity interpolation.
+
+The client moves its own character at once (prediction) and remembers each input frame it
+sent. Snapshots say which frame the server processed last and where the server put the
+character; the client drops the acknowledged frames and replays the rest on top of the
+server's position (reconciliation). When the server agreed, nothing visibly changes; when
+it corrected (a speed clamp, a wall, a knockback), the client ends up where the server says,
+plus the moves the server has not seen yet.
+
+Other entities are drawn slightly in the past, between the two snapshots that bracket the
+render time (interpolation), so they move smoothly despite 20 Hz updates and jitter.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from gameserver.wire.structs import INPUT_FRAME_DTYPE
+
+
+@dataclass(slots=True)
+class _Pending:
+    seq: int
+    dx: float
+    dy: float
+
+
+class Predictor:
+    def __init__(self, x: float, y: float, facing: float, max_speed: float) -> None:
+        self.x, self.y, self.facing = x, y, facing
+        self.max_speed = max_speed
+        self.seq = 0
+        self.acked_seq = 0
+        self.pending: deque[_Pending] = deque()
+        self._recent: deque[tuple[int, int, float, float, float]] = deque(maxlen=8)
+        self.corrections = 0
+        self.last_error = 0.0
+
+    def move(self, dir_x: float, dir_y: float, dt_s: float, speed: float | None = None) -> None:
+        """Advance one frame in a direction (normalised here) at `speed` (max speed by
+        default; a cheat passes more, and the server clamps it)."""
+        norm = math.hypot(dir_x, dir_y)
+        v = self.max_speed if speed is None else speed
+        dx = dir_x / norm * v * dt_s if norm else 0.0
+        dy = dir_y / norm * v * dt_s if norm else 0.0
+        if norm:
+            self.facing = math.atan2(dir_y, dir_x)
+        self.seq += 1
+        self.x += dx
+        self.y += dy
+        self.pending.append(_Pending(self.seq, dx, dy))
+        self._recent.append((self.seq, round(dt_s * 1000), dx, dy, self.facing))
+
+    def frames(self, redundancy: int = 3) -> npt.NDArray[np.void]:
+        """The newest frames, to send in one datagram: each frame rides along in the next
+        few datagrams too, so a lost datagram loses no input."""
+        recent = list(self._recent)[-redundancy:]
+        out = np.zeros(len(recent), dtype=INPUT_FRAME_DTYPE)
+        for i, (seq, dt_ms, dx, dy, facing) in enumerate(recent):
+            out[i] = (seq, dt_ms, 0, dx, dy, facing)
+        return out
+
+    def reconcile(self, last_input_seq: int, server_x: float, server_y: float, corrected: bool) -> float:
+        """Rebase on the server's position; returns how far the prediction was off."""
+        if last_input_seq < self.acked_seq:
+            return 0.0  # an older snapshot arriving late
+        self.acked_seq = last_input_seq
+        while self.pending and self.pending[0].seq <= last_input_seq:
+            self.pending.popleft()
+        x, y = server_x, server_y
+        for p in self.pending:
+            x += p.dx
+            y += p.dy
+        err = math.hypot(x - self.x, y - self.y)
+        if corrected:
+            self.corrections += 1
+        self.x, self.y = x, y
+        self.last_error = err
+        return err
+
+
+class Interpolator:
+    """Positions of other entities, `delay_ms` in the past, linearly interpolated."""
+
+    def __init__(self, delay_ms: int = 100, keep: int = 32) -> None:
+        self.delay_ms = delay_ms
+        self._frames: deque[tuple[int, dict[int, tuple[float, float]]]] = deque(maxlen=keep)
+
+    def push(self, server_time_ms: int, entities: npt.NDArray[np.void]) -> None:
+        if self._frames and server_time_ms <= self._frames[-1][0]:
+            return
+        pos = {int(e["id"]): (float(e["x"]), float(e["y"])) for e in entities}
+        self._frames.append((server_time_ms, pos))
+
+    def sample(self, server_now_ms: int) -> dict[int, tuple[float, float]]:
+        t = server_now_ms - self.delay_ms
+        frames = self._frames
+        if not frames:
+            return {}
+        if t <= frames[0][0]:
+            return dict(frames[0][1])
+        for (t0, a), (t1, b) in zip(frames, list(frames)[1:], strict=False):
+            if t0 <= t <= t1:
+                w = (t - t0) / (t1 - t0) if t1 > t0 else 1.0
+                return {
+                    eid: (ax + (b[eid][0] - ax) * w, ay + (b[eid][1] - ay) * w) if eid in b else (ax, ay)
+                    for eid, (ax, ay) in a.items()
+                }
+        return dict(frames[-1][1])

@@ -1,0 +1,69 @@
+"""`realm`: the one command line of the project. Each subcommand is a thin shell around a
+library entry point, so everything it does is also usable (and tested) from Python."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import click
+import typer
+
+from gameserver.cli import bots as bots_cmd
+from gameserver.cli import db as db_cmd
+from gameserver.cli import up as up_cmd
+
+app = typer.Typer(
+    name="realm",
+    help="openrealm: an MMO realm backend. `realm up` runs a whole realm in one process.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+app.command("up", help=up_cmd.HELP)(up_cmd.up)
+app.command("bots", help=bots_cmd.HELP)(bots_cmd.bots)
+db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
+db_app.command("migrate", help=db_cmd.MIGRATE_HELP)(db_cmd.migrate)
+app.add_typer(db_app, name="db")
+
+dev_app = typer.Typer(help="Tools for developers of openrealm itself.", no_args_is_help=True)
+
+
+@dev_app.command("gen-wire")
+def gen_wire(
+    out: Annotated[Path, typer.Option(help="Repository root to write gameserver/wire/fb/ under.")] = Path("."),
+) -> None:
+    """Regenerate the FlatBuffers Python code from gameserver/wire/schema/realm.fbs."""
+    from gameserver.wire.codegen import generate
+
+    generate(out)
+    typer.echo(f"generated into {out / 'gameserver/wire/fb'}")
+
+
+app.add_typer(dev_app, name="dev")
+
+
+def main() -> None:
+    """Run the CLI; usage errors are one line (`realm: error: ...`), not a traceback."""
+    try:
+        app(standalone_mode=False)
+    except click.exceptions.NoArgsIsHelpError:
+        # click printed the help already.
+        sys.exit(0)
+    except click.UsageError as e:
+        cmd = e.ctx.command_path if e.ctx else "realm"
+        print(f"{cmd}: error: {e.format_message()} (see `{cmd} --help`)", file=sys.stderr)
+        sys.exit(2)
+    except click.ClickException as e:
+        print(f"realm: error: {e.format_message()}", file=sys.stderr)
+        sys.exit(e.exit_code)
+    except click.exceptions.Abort:
+        sys.exit(130)
+    except click.exceptions.Exit as e:
+        sys.exit(e.exit_code)
+
+
+if __name__ == "__main__":
+    main()
