@@ -33,3 +33,20 @@ async def test_postgres_down_is_a_clear_error(tmp_path: Path) -> None:
 async def test_redis_down_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(Unavailable, match=r"127\.0\.0\.1:1"):
         await open_storage(None, "redis://127.0.0.1:1/0", tmp_path)
+
+
+async def test_distributed_when_urls_given(pg_url: str, tmp_path: Path) -> None:
+    from gameserver.storage.postgres import PostgresDatabase
+    from gameserver.storage.redis import RedisHotState
+
+    from .conftest import REDIS_URL, redis_check
+
+    await redis_check()
+    db, hot = await open_storage(pg_url, REDIS_URL, tmp_path)
+    try:
+        assert isinstance(db, PostgresDatabase) and isinstance(hot, RedisHotState)
+        assert await db.schema_version() == 2
+        assert not (tmp_path / "realm.sqlite3").exists()
+    finally:
+        await hot.close()
+        await db.close()
