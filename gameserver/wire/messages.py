@@ -103,6 +103,7 @@ from gameserver.wire.structs import (
 
 __all__ = [
     "MAX_ACKS",
+    "MAX_CHARACTERS",
     "NAME_MAX",
     "TEXT_MAX",
     "Ack",
@@ -134,6 +135,8 @@ __all__ = [
 NAME_MAX = 256
 #: Cap, in UTF-8 bytes, for free text (error messages, disconnect reasons).
 TEXT_MAX = 1024
+#: Most characters one CharacterList may carry (bounds decode work per datagram).
+MAX_CHARACTERS = 64
 #: Most acks one envelope may carry (the reliable channel sends at most this many).
 MAX_ACKS = 64
 
@@ -460,6 +463,8 @@ def _enc_empty(b: _Builder, m: object) -> int:
 
 
 def _enc_character_list(b: _Builder, m: CharacterList) -> int:
+    if len(m.characters) > MAX_CHARACTERS:
+        raise ValueError(f"more than {MAX_CHARACTERS} characters")
     offs = [_enc_character_info(b, c) for c in m.characters]
     vec = 0
     if offs:
@@ -911,6 +916,8 @@ def _dec_character_list_request(t: _Table) -> CharacterListRequest:
 
 def _dec_character_list(t: _Table) -> CharacterList:
     start, count = t.vector(0, 4)
+    if count > MAX_CHARACTERS:
+        raise WireError(f"{count} characters exceed the {MAX_CHARACTERS} limit")
     buf = t.buf
     chars = []
     for i in range(count):

@@ -409,3 +409,26 @@ def test_fuzz_mutated_packets_only_wire_error(i: int, muts: list[tuple[int, int]
     except WireError:
         return
     m.encode(env)  # whatever decodes is a well-formed envelope again
+
+
+def test_character_list_is_capped() -> None:
+    many = m.CharacterList(tuple(m.CharacterInfo(id=i) for i in range(m.MAX_CHARACTERS + 1)))
+    with pytest.raises(ValueError):
+        m.encode(m.Envelope(many))
+    # forge one: a vector claiming MAX_CHARACTERS + 1 offsets, all to the same table
+    b = flatbuffers.Builder(1024)
+    b.StartObject(1)
+    info = b.EndObject()
+    b.StartVector(4, m.MAX_CHARACTERS + 1, 4)
+    for _ in range(m.MAX_CHARACTERS + 1):
+        b.PrependUOffsetTRelative(info)
+    vec = b.EndVector()
+    b.StartObject(1)
+    b.PrependUOffsetTRelativeSlot(0, vec, 0)
+    body = b.EndObject()
+    b.StartObject(5)
+    b.PrependUOffsetTRelativeSlot(4, body, 0)
+    b.PrependUint8Slot(3, MessageType.CharacterList, 0)
+    b.Finish(b.EndObject())
+    with pytest.raises(WireError, match="characters"):
+        m.decode(bytes(b.Output()))
