@@ -391,8 +391,13 @@ def test_negative_and_huge_offsets() -> None:
 def test_fuzz_random_bytes_only_wire_error(data: bytes) -> None:
     try:
         m.decode(data)
-    except WireError:
-        pass
+    except WireError as e:
+        _assert_deliberate(e)
+
+
+def _assert_deliberate(e: WireError) -> None:
+    """decode's catch-all turns reader bugs into WireError; the fuzzers must see none."""
+    assert e.__cause__ is None or isinstance(e.__cause__, UnicodeDecodeError), repr(e)
 
 
 @settings(max_examples=300, deadline=None)
@@ -406,7 +411,8 @@ def test_fuzz_mutated_packets_only_wire_error(i: int, muts: list[tuple[int, int]
         data[pos % len(data)] = val
     try:
         env = m.decode(bytes(data))
-    except WireError:
+    except WireError as e:
+        _assert_deliberate(e)
         return
     m.encode(env)  # whatever decodes is a well-formed envelope again
 
