@@ -95,9 +95,9 @@ class LeaseStore(Protocol):
     """Fenced, expiring leases ("one live copy, ever").
 
     Fences grow per key and never repeat, even across a restart of an in-memory store or
-    a Redis that lost its data: a new fence is at least the store's clock in ms, so it
-    still beats every fence an earlier incarnation handed out (and that the database
-    remembers as `save_fence`)."""
+    a Redis that lost its data: a new fence is at least the store's clock in microseconds,
+    so it still beats every fence an earlier incarnation handed out (and that the
+    database remembers as `save_fence`)."""
 
     async def acquire(self, key: str, holder: str, ttl_ms: int) -> Lease | None:
         """Grant the lease if it is free or expired (with a new, larger fence).

@@ -39,16 +39,34 @@ async def test_stale_lease_holder_save_is_refused(stores: Stores) -> None:
     assert await hot.get_checkpoint(ch.id) == (by_b, b.fence)
 
 
-async def test_fences_beat_a_previous_process(stores: Stores) -> None:
-    """A restarted hot store (empty memory, or a Redis that lost its data) must still
-    hand out fences above those the database remembers, or every save would be refused
-    after a restart."""
-    if stores.name != "embedded":
-        pytest.skip("restarting the shared Redis is not this test's business")
+async def test_fences_beat_a_restarted_memory_store() -> None:
+    """A restarted hot store (empty memory) must still hand out fences above those the
+    database remembers, or every save would be refused after a restart."""
     from gameserver.storage.memory import MemoryHotState
 
-    old = MemoryHotState()
-    lease = await old.acquire("character:1", "server-a", 1000)
-    fresh = MemoryHotState()
-    again = await fresh.acquire("character:1", "server-a", 1000)
+    lease = await MemoryHotState().acquire("character:1", "server-a", 1000)
+    again = await MemoryHotState().acquire("character:1", "server-a", 1000)
     assert lease is not None and again is not None and again.fence >= lease.fence
+
+
+async def test_fences_beat_a_redis_that_lost_its_data() -> None:
+    """The same for Redis, which runs without persistence: losing every key (simulated
+    by deleting this test's prefix) must not restart fences below the old ones."""
+    import uuid
+
+    from gameserver.storage.redis import RedisHotState
+
+    from .conftest import REDIS_URL, redis_check, redis_cleanup
+
+    await redis_check()
+    prefix = f"test:{uuid.uuid4().hex[:12]}:"
+    hot = await RedisHotState.open(REDIS_URL, prefix=prefix)
+    try:
+        for _ in range(50):  # a burst within a few ms
+            lease = await hot.acquire("character:1", "server-a", 1000)
+        await redis_cleanup(prefix)
+        again = await hot.acquire("character:1", "server-b", 1000)
+        assert lease is not None and again is not None and again.fence > lease.fence
+    finally:
+        await hot.close()
+        await redis_cleanup(prefix)

@@ -59,9 +59,10 @@ class MemoryHotState:
         current = self._live(key, now)
         if current is not None and current.holder != holder:
             return None
-        # At least `now`: a restarted process (empty dicts) still hands out fences larger
-        # than those its predecessor wrote into the database.
-        fence = max(self._fences.get(key, 0) + 1, now)
+        # At least the clock in microseconds: a restarted process (empty dicts) still hands
+        # out fences larger than those its predecessor wrote into the database, even if it
+        # granted many leases on this key within one millisecond.
+        fence = max(self._fences.get(key, 0) + 1, now * 1000)
         self._fences[key] = fence
         lease = Lease(key=key, holder=holder, fence=fence, expires_at_ms=now + ttl_ms)
         self._leases[key] = lease

@@ -19,9 +19,12 @@ can share one Redis):
 
 The braces are cluster hash tags: the keys one script touches share a slot.
 
-Fences are `max(last + 1, Redis time in ms)`: Redis here runs without persistence, and a
-restarted Redis starting again at fence 1 would see every save refused by the database
-(which remembers the larger fences of before). Time-based fences keep beating them.
+Fences are `max(last + 1, Redis time in microseconds)`: Redis here runs without
+persistence, and a restarted Redis starting again at fence 1 would see every save refused
+by the database (which remembers the larger fences of before). Time-based fences keep
+beating them. Microseconds, not milliseconds, because a burst of grants on one key must
+not run the counter ahead of the clock (one grant per microsecond per key is far beyond
+any Redis round trip); 2^53, the largest integer Lua holds exactly, is in the year 2255.
 
 Every command runs under a deadline (`op_timeout_s`) on top of the client's socket
 timeouts, and a failure to reach Redis surfaces as `Unavailable`.
@@ -46,14 +49,15 @@ T = TypeVar("T")
 
 _NOW = """
 local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now_us = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local now = math.floor(now_us / 1000)
 """
 
 # KEYS: lease, fence counter. ARGV: holder, ttl_ms. -> {fence, expires_at_ms} or nil
 _ACQUIRE = _NOW + """
 local holder = redis.call('HGET', KEYS[1], 'holder')
 if holder and holder ~= ARGV[1] then return false end
-local fence = math.max(tonumber(redis.call('GET', KEYS[2]) or '0') + 1, now)
+local fence = math.max(tonumber(redis.call('GET', KEYS[2]) or '0') + 1, now_us)
 local exp = now + tonumber(ARGV[2])
 redis.call('SET', KEYS[2], string.format('%d', fence))
 redis.call('DEL', KEYS[1])
