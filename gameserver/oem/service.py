@@ -95,12 +95,16 @@ class OemService:
         return f"character:{character_id}"
 
     async def enter_world(self, account_id: int, character_id: int, conn_id: int, rcm: str) -> Placement:
-        character = await self.rwam.owned_character(account_id, character_id)
+        await self.rwam.owned_character(account_id, character_id)
         # Take over: an account plays one character at a time; its previous session (this
-        # character or another) is saved and closed first.
+        # character or another) is saved and closed first, and only then is the character
+        # loaded, so the new session starts from that save.
         route = await self.hot.get_route(account_id)
         if route is not None:
-            await self.leave_world(account_id, reason="takeover")
+            await self.leave_world(
+                account_id, reason="takeover", kick="your account logged in from another session"
+            )
+        character = await self.rwam.owned_character(account_id, character_id)
         lease = await self.hot.acquire(self.lease_key(character_id), f"{rcm}/{conn_id}", self.lease_ttl_ms)
         if lease is None:
             raise OemError(
@@ -126,7 +130,7 @@ class OemService:
             raise
         return Placement(server, join, state.region)
 
-    async def leave_world(self, account_id: int, reason: str = "logout") -> bool:
+    async def leave_world(self, account_id: int, reason: str = "logout", kick: str | None = None) -> bool:
         """Save and remove the account's character from the world. True if it was saved."""
         route = await self.hot.get_route(account_id)
         if route is None:
@@ -135,4 +139,4 @@ class OemService:
         server = self.directory.holding(route.character_id)
         if server is None:
             return False
-        return await server.remove_player(route.character_id, reason=reason) is not None
+        return await server.remove_player(route.character_id, reason=reason, kick=kick) is not None

@@ -149,12 +149,17 @@ class RegionServer:
             update={"region": self.region.name, "x": x, "y": y, "facing": float(self.shard.world.facing[s])}
         )
 
-    async def remove_player(self, character_id: int, reason: str = "logout") -> CharacterState | None:
+    async def remove_player(
+        self, character_id: int, reason: str = "logout", kick: str | None = None
+    ) -> CharacterState | None:
         """Save the character, release its lease and take it out of the world. Returns the
-        saved state, or None if the player was not here or the save was refused."""
+        saved state, or None if the player was not here or the save was refused. With
+        `kick`, the player's connection is closed with that message (a takeover)."""
         live = self._live.get(character_id)
         if live is None:
             return None
+        if kick is not None:
+            self.outbox.kick(live.link.conn_id, kick)
         state = self.current_state(character_id)
         del self._live[character_id]
         self.shard.players.pop(live.link.eid, None)
