@@ -74,13 +74,13 @@ def register(registry: kopf.OperatorRegistry, ctx: OperatorContext) -> None:
     regions_res = (GROUP, VERSION, "regions")
 
     # -- indexes --------------------------------------------------------------------
-    @kopf.index(*realms_res, registry=registry)
+    @kopf.index(*realms_res, id="realm_index", registry=registry)
     def realm_index(
         namespace: str | None, name: str, spec: kopf.Spec, status: kopf.Status, uid: str, **_: Any
     ) -> dict[Any, Any]:
         return {(namespace, name): realms.realm_index_entry(spec, status, uid)}
 
-    @kopf.index(*regions_res, registry=registry)
+    @kopf.index(*regions_res, id="region_index", registry=registry)
     def region_index(namespace: str | None, name: str, spec: kopf.Spec, **_: Any) -> dict[Any, Any]:
         return {
             (namespace, spec.get("realmRef")): {"name": name, "kind": spec.get("kind", "world")}
