@@ -29,11 +29,11 @@ for p in (ROOT, ROOT / "operator"):
 import kmock  # noqa: E402
 import kopf  # noqa: E402
 from kubernetes import client as k8s  # noqa: E402
-
-from gameserver.storage.models import ServerHeartbeat, ServerState  # noqa: E402
 from realm_operator.handlers import OperatorContext, register  # noqa: E402
 from realm_operator.kube import KubeApi  # noqa: E402
 from realm_operator.signals import LoginQueueLength, RealmSignals, static_signals  # noqa: E402
+
+from gameserver.storage.models import ServerHeartbeat, ServerState  # noqa: E402
 
 NS = "games"
 GROUP_VERSION = "mmo.openrealm.dev/v1alpha1"
@@ -158,7 +158,10 @@ class Harness:
 
     # -- helpers ----------------------------------------------------------------------
     async def until(
-        self, check: Callable[[], Any], timeout: float = 15, what: str = "condition"
+        self,
+        check: Callable[[], Any],
+        timeout: float = 15,  # noqa: ASYNC109
+        what: str = "condition",
     ) -> Any:
         deadline = time.monotonic() + timeout
         while True:
