@@ -10,34 +10,58 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
 
 
 class RealmSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="REALM_", extra="forbid", toml_file=None)
 
-    name: str = Field("home", description="Realm name, shown in the realm list and used as a metrics label.")
-    data_dir: Path = Field(Path("./realm-data"), description="Where the embedded realm keeps its SQLite file.")
+    name: str = Field(
+        "home", description="Realm name, shown in the realm list and used as a metrics label."
+    )
+    data_dir: Path = Field(
+        Path("./realm-data"), description="Where the embedded realm keeps its SQLite file."
+    )
     host: str = Field("127.0.0.1", description="Address the client-facing ports bind to.")
     public_host: str = Field("", description="Address given to clients; defaults to `host`.")
-    http_port: int = Field(8080, ge=0, le=65535, description="Gateway HTTP port (0 picks a free one).")
+    http_port: int = Field(
+        8080, ge=0, le=65535, description="Gateway HTTP port (0 picks a free one)."
+    )
     udp_port: int = Field(7777, ge=0, le=65535, description="RCM UDP port (0 picks a free one).")
-    metrics_port: int = Field(9100, ge=0, le=65535, description="Prometheus /metrics port (0 picks a free one).")
+    metrics_port: int = Field(
+        9100, ge=0, le=65535, description="Prometheus /metrics port (0 picks a free one)."
+    )
     postgres_url: str | None = Field(None, description="PostgreSQL DSN; unset keeps SQLite.")
     redis_url: str | None = Field(None, description="Redis URL; unset keeps hot state in memory.")
     tick_rate: int = Field(20, ge=1, le=120, description="Region server ticks per second.")
-    max_players: int = Field(1000, ge=1, description="Realm-wide limit on players admitted at once.")
+    max_players: int = Field(
+        1000, ge=1, description="Realm-wide limit on players admitted at once."
+    )
     players_per_server: int = Field(200, ge=1, description="Capacity of one region server.")
     checkpoint_interval_s: float = Field(
-        10.0, gt=0, description="Seconds between character checkpoints: the most play a crash can lose."
+        10.0,
+        gt=0,
+        description="Seconds between character checkpoints: the most play a crash can lose.",
     )
-    token_ttl_s: float = Field(60.0, gt=0, description="How long a login token may be used to connect.")
+    token_ttl_s: float = Field(
+        60.0, gt=0, description="How long a login token may be used to connect."
+    )
     token_key: str = Field(
-        "", description="Hex key that seals login tokens; shared by gateways and RCMs. Random when empty."
+        "",
+        description=(
+            "Hex key that seals login tokens; shared by gateways and RCMs. Random when empty."
+        ),
     )
     argon2_time_cost: int = Field(2, ge=1)
-    argon2_memory_kib: int = Field(19456, ge=8, description="OWASP's argon2id minimum: 19 MiB, t=2, p=1.")
+    argon2_memory_kib: int = Field(
+        19456, ge=8, description="OWASP's argon2id minimum: 19 MiB, t=2, p=1."
+    )
     patch_dir: Path | None = Field(None, description="Client files served by the patch server.")
 
     @field_validator("token_key")
@@ -58,6 +82,14 @@ class RealmSettings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
 
+    @staticmethod
+    def describe_error(e: ValidationError) -> str:
+        """One line per bad setting, naming it: `http_port: Input should be ...`."""
+        return "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}"
+            for err in e.errors()
+        )
+
     @classmethod
     def load(cls, config_file: Path | None = None, **overrides: Any) -> RealmSettings:
         """Flags (non-None overrides) beat the environment, which beats the config file."""
@@ -66,6 +98,8 @@ class RealmSettings(BaseSettings):
             return cls(**clean)
 
         class _FromFile(cls):  # type: ignore[valid-type,misc]
-            model_config = SettingsConfigDict(env_prefix="REALM_", extra="forbid", toml_file=config_file)
+            model_config = SettingsConfigDict(
+                env_prefix="REALM_", extra="forbid", toml_file=config_file
+            )
 
         return _FromFile(**clean)

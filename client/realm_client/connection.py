@@ -72,7 +72,11 @@ class RealmConnection(asyncio.DatagramProtocol):
             if loop.time() > deadline:
                 self.close()
                 raise TimeoutError("the realm did not answer the hello")
-            self._send(self.conn.hello(login.token, Hello(client_version="openrealm-client/0.1"), now=time.monotonic()))
+            self._send(
+                self.conn.hello(
+                    login.token, Hello(client_version="openrealm-client/0.1"), now=time.monotonic()
+                )
+            )
             try:
                 await asyncio.wait_for(asyncio.shield(self._welcome), timeout=0.5)
             except TimeoutError:
@@ -116,7 +120,7 @@ class RealmConnection(asyncio.DatagramProtocol):
                 if not fut.done():
                     fut.set_exception(ConnectionClosed(self.closed_reason))
             return
-        fut = self._waiting.pop(env.request_id, None) if env.request_id else None
+        fut = self._waiting.get(env.request_id)
         if fut is not None and not fut.done():
             fut.set_result(msg)
 

@@ -50,7 +50,9 @@ class GatewayClient:
             return data
 
     async def signup(self, username: str, password: str) -> int:
-        data = await self._json("POST", "/v1/accounts", {"username": username, "password": password})
+        data = await self._json(
+            "POST", "/v1/accounts", {"username": username, "password": password}
+        )
         return int(data["account_id"])
 
     async def login(self, username: str, password: str) -> Login:

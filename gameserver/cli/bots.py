@@ -18,9 +18,15 @@ HELP = (
 
 def bots(
     gateway: Annotated[str, typer.Option(help="Gateway URL, e.g. http://127.0.0.1:8080.")],
-    count: Annotated[int, typer.Option("--count", "-n", min=1, max=5000, help="How many bots.")] = 10,
-    duration: Annotated[float, typer.Option(min=0.5, help="Seconds each bot walks in the world.")] = 20.0,
-    json_out: Annotated[Path | None, typer.Option("--json", help="Write the summary as JSON here.")] = None,
+    count: Annotated[
+        int, typer.Option("--count", "-n", min=1, max=5000, help="How many bots.")
+    ] = 10,
+    duration: Annotated[
+        float, typer.Option(min=0.5, help="Seconds each bot walks in the world.")
+    ] = 20.0,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Write the summary as JSON here.")
+    ] = None,
 ) -> None:
     from realm_client.bot import run_bots, summarise
 

@@ -19,9 +19,13 @@ MIGRATE_HELP = (
 
 
 def migrate(
-    data_dir: Annotated[Path | None, typer.Option(help="Directory of the embedded SQLite database.")] = None,
+    data_dir: Annotated[
+        Path | None, typer.Option(help="Directory of the embedded SQLite database.")
+    ] = None,
     postgres: Annotated[str | None, typer.Option(help="PostgreSQL URL (postgresql://...).")] = None,
-    config: Annotated[Path | None, typer.Option(help="TOML config file.", exists=True, dir_okay=False)] = None,
+    config: Annotated[
+        Path | None, typer.Option(help="TOML config file.", exists=True, dir_okay=False)
+    ] = None,
 ) -> None:
     settings = RealmSettings.load(config, data_dir=data_dir, postgres_url=postgres)
 

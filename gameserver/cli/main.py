@@ -7,8 +7,12 @@ import sys
 from pathlib import Path
 from typing import Annotated
 
-import click
 import typer
+
+try:  # typer >= 0.20 carries its own copy of click; older ones use the package
+    from typer._click import exceptions as click
+except ImportError:  # pragma: no cover
+    from click import exceptions as click  # type: ignore[no-redef]
 
 from gameserver.cli import bots as bots_cmd
 from gameserver.cli import db as db_cmd
@@ -33,7 +37,9 @@ dev_app = typer.Typer(help="Tools for developers of openrealm itself.", no_args_
 
 @dev_app.command("gen-wire")
 def gen_wire(
-    out: Annotated[Path, typer.Option(help="Repository root to write gameserver/wire/fb/ under.")] = Path("."),
+    out: Annotated[
+        Path, typer.Option(help="Repository root to write gameserver/wire/fb/ under.")
+    ] = Path("."),
 ) -> None:
     """Regenerate the FlatBuffers Python code from gameserver/wire/schema/realm.fbs."""
     from gameserver.wire.codegen import generate
@@ -48,21 +54,20 @@ app.add_typer(dev_app, name="dev")
 def main() -> None:
     """Run the CLI; usage errors are one line (`realm: error: ...`), not a traceback."""
     try:
-        app(standalone_mode=False)
-    except click.exceptions.NoArgsIsHelpError:
-        # click printed the help already.
-        sys.exit(0)
+        rc = app(standalone_mode=False)
+    except click.NoArgsIsHelpError as e:
+        print(e.ctx.get_help() if e.ctx else "see `realm --help`")
+        rc = 0
     except click.UsageError as e:
         cmd = e.ctx.command_path if e.ctx else "realm"
         print(f"{cmd}: error: {e.format_message()} (see `{cmd} --help`)", file=sys.stderr)
-        sys.exit(2)
+        rc = 2
     except click.ClickException as e:
         print(f"realm: error: {e.format_message()}", file=sys.stderr)
-        sys.exit(e.exit_code)
-    except click.exceptions.Abort:
-        sys.exit(130)
-    except click.exceptions.Exit as e:
-        sys.exit(e.exit_code)
+        rc = e.exit_code
+    except KeyboardInterrupt:
+        rc = 130
+    sys.exit(rc if isinstance(rc, int) else 0)
 
 
 if __name__ == "__main__":

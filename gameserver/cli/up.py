@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
@@ -32,31 +33,58 @@ console = Console(stderr=True)
 
 
 def up(
-    data_dir: Annotated[Path | None, typer.Option(help="Where the SQLite database lives [./realm-data].")] = None,
+    data_dir: Annotated[
+        Path | None, typer.Option(help="Where the SQLite database lives [./realm-data].")
+    ] = None,
     host: Annotated[str | None, typer.Option(help="Address to bind [127.0.0.1].")] = None,
-    http_port: Annotated[int | None, typer.Option(help="Gateway HTTP port [8080]; 0 picks one.")] = None,
+    http_port: Annotated[
+        int | None, typer.Option(help="Gateway HTTP port [8080]; 0 picks one.")
+    ] = None,
     udp_port: Annotated[int | None, typer.Option(help="RCM UDP port [7777]; 0 picks one.")] = None,
-    metrics_port: Annotated[int | None, typer.Option(help="Prometheus port [9100]; 0 picks one.")] = None,
+    metrics_port: Annotated[
+        int | None, typer.Option(help="Prometheus port [9100]; 0 picks one.")
+    ] = None,
     name: Annotated[str | None, typer.Option(help="Realm name [home].")] = None,
-    tick_rate: Annotated[int | None, typer.Option(help="Region server ticks per second [20].")] = None,
+    tick_rate: Annotated[
+        int | None, typer.Option(help="Region server ticks per second [20].")
+    ] = None,
     postgres: Annotated[str | None, typer.Option(help="PostgreSQL URL instead of SQLite.")] = None,
-    redis: Annotated[str | None, typer.Option(help="Redis URL instead of in-memory hot state.")] = None,
-    config: Annotated[Path | None, typer.Option(help="TOML config file.", exists=True, dir_okay=False)] = None,
-    bots: Annotated[int, typer.Option(min=0, max=5000, help="Headless bots to run against the realm.")] = 0,
-    duration: Annotated[float | None, typer.Option(min=1, help="Stop after this many seconds.")] = None,
-    summary_json: Annotated[Path | None, typer.Option(help="Write the exit summary as JSON here.")] = None,
+    redis: Annotated[
+        str | None, typer.Option(help="Redis URL instead of in-memory hot state.")
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option(help="TOML config file.", exists=True, dir_okay=False)
+    ] = None,
+    bots: Annotated[
+        int, typer.Option(min=0, max=5000, help="Headless bots to run against the realm.")
+    ] = 0,
+    duration: Annotated[
+        float | None, typer.Option(min=1, help="Stop after this many seconds.")
+    ] = None,
+    summary_json: Annotated[
+        Path | None, typer.Option(help="Write the exit summary as JSON here.")
+    ] = None,
     status: Annotated[bool, typer.Option(help="Show the live status table.")] = True,
     log_level: Annotated[str, typer.Option(help="Python log level.")] = "WARNING",
 ) -> None:
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     try:
         settings = RealmSettings.load(
-            config, data_dir=data_dir, host=host, http_port=http_port, udp_port=udp_port,
-            metrics_port=metrics_port, name=name, tick_rate=tick_rate, postgres_url=postgres,
+            config,
+            data_dir=data_dir,
+            host=host,
+            http_port=http_port,
+            udp_port=udp_port,
+            metrics_port=metrics_port,
+            name=name,
+            tick_rate=tick_rate,
+            postgres_url=postgres,
             redis_url=redis,
         )
-    except ValueError as e:
-        console.print(f"realm up: error: {e}")
+    except ValidationError as e:
+        print(f"realm up: error: {RealmSettings.describe_error(e)}", file=sys.stderr)
         raise typer.Exit(2) from None
     try:
         import uvloop
@@ -80,13 +108,19 @@ def up(
 
 
 def _status_table(realm: EmbeddedRealm, started: float) -> Table:
-    t = Table(title=f"realm {realm.settings.name} - up {time.monotonic() - started:5.0f} s", expand=False)
+    t = Table(
+        title=f"realm {realm.settings.name} - up {time.monotonic() - started:5.0f} s", expand=False
+    )
     for col in ("server", "region", "state", "players", "tick Hz", "tick p99 ms"):
         t.add_column(col)
     for r in realm.regions:
         t.add_row(
-            r.server_id, r.region.name, r.state.value, str(r.players),
-            f"{r.achieved_hz:.1f}", f"{r.tick_percentile_ms(99):.2f}",
+            r.server_id,
+            r.region.name,
+            r.state.value,
+            str(r.players),
+            f"{r.achieved_hz:.1f}",
+            f"{r.tick_percentile_ms(99):.2f}",
         )
     rcm = realm.rcm
     if rcm is not None:
@@ -95,7 +129,9 @@ def _status_table(realm: EmbeddedRealm, started: float) -> Table:
     return t
 
 
-async def _run(settings: RealmSettings, n_bots: int, duration: float | None, show_status: bool) -> dict[str, Any]:
+async def _run(
+    settings: RealmSettings, n_bots: int, duration: float | None, show_status: bool
+) -> dict[str, Any]:
     realm = EmbeddedRealm(settings)
     addrs = await realm.start()
     started = time.monotonic()
@@ -103,7 +139,9 @@ async def _run(settings: RealmSettings, n_bots: int, duration: float | None, sho
     console.print(f"  gateway (HTTP)  {addrs.http}")
     console.print(f"  RCM (UDP)       {addrs.udp}")
     console.print(f"  metrics         {addrs.metrics}")
-    console.print(f"  database        {settings.postgres_url or settings.data_dir / 'realm.sqlite3'}")
+    console.print(
+        f"  database        {settings.postgres_url or settings.data_dir / 'realm.sqlite3'}"
+    )
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -116,12 +154,22 @@ async def _run(settings: RealmSettings, n_bots: int, duration: float | None, sho
     if n_bots:
         walk = max(3.0, duration - 10.0) if duration else 10**6
         bot_proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "gameserver.cli.main", "bots", "--gateway", addrs.http,
-            "--count", str(n_bots), "--duration", str(walk), "--json", str(bot_json),
+            sys.executable,
+            "-m",
+            "gameserver.cli.main",
+            "bots",
+            "--gateway",
+            addrs.http,
+            "--count",
+            str(n_bots),
+            "--duration",
+            str(walk),
+            "--json",
+            str(bot_json),
         )
 
     async def wait_end() -> None:
-        waits = [asyncio.create_task(stop.wait())]
+        waits: list[asyncio.Task[Any]] = [asyncio.create_task(stop.wait())]
         if duration is not None:
             waits.append(asyncio.create_task(asyncio.sleep(duration)))
         await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
@@ -151,11 +199,18 @@ async def _run(settings: RealmSettings, n_bots: int, duration: float | None, sho
     dropped = dict(realm.rcm.dropped) if realm.rcm else {}
     await realm.stop()
     saved_ids = set().union(*(r.saved_ids for r in realm.regions)) if realm.regions else set()
-    bots_summary: dict[str, Any] = {"bots": n_bots, "bots_in_world": 0, "bots_saw_others": 0, "bot_errors": []}
+    bots_summary: dict[str, Any] = {
+        "bots": n_bots,
+        "bots_in_world": 0,
+        "bots_saw_others": 0,
+        "bot_errors": [],
+    }
     if n_bots:
         try:
             data = json.loads(bot_json.read_text())
-            bots_summary.update({k: data[k] for k in ("bots", "bots_in_world", "bots_saw_others", "bot_errors")})
+            bots_summary.update(
+                {k: data[k] for k in ("bots", "bots_in_world", "bots_saw_others", "bot_errors")}
+            )
             bots_summary["bots_saved_on_logout"] = data.get("bots_saved_on_logout", 0)
         except (OSError, ValueError, KeyError):
             bots_summary["bot_errors"] = ["the bot process left no report"]
@@ -175,7 +230,15 @@ def _print_summary(summary: dict[str, Any]) -> None:
     t = Table(title="realm summary")
     t.add_column("")
     t.add_column("")
-    for key in ("bots", "bots_in_world", "bots_saw_others", "ticks", "tick_p99_ms", "characters_saved", "uptime_s"):
+    for key in (
+        "bots",
+        "bots_in_world",
+        "bots_saw_others",
+        "ticks",
+        "tick_p99_ms",
+        "characters_saved",
+        "uptime_s",
+    ):
         t.add_row(key, str(summary.get(key)))
     if summary.get("bot_errors"):
         t.add_row("bot errors", "; ".join(summary["bot_errors"][:5]))

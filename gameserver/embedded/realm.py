@@ -60,21 +60,34 @@ class EmbeddedRealm:
 
     async def start(self) -> Addresses:
         s = self.settings
-        self.db, self.hot = await open_storage(s.postgres_url, s.redis_url, s.data_dir, realm=s.name)
+        self.db, self.hot = await open_storage(
+            s.postgres_url, s.redis_url, s.data_dir, realm=s.name
+        )
         key = bytes.fromhex(s.token_key) if s.token_key else secrets.token_bytes(32)
         sealer = TokenSealer(key)
         rwam = RwamService(self.db, self.world)
         directory = RegionDirectory()
         oem = OemService(rwam=rwam, hot=self.hot, directory=directory)
-        self.rcm = RcmServer(
-            realm=s.name, server_id="rcm-0", sealer=sealer, rwam=rwam, oem=oem, tick_rate=s.tick_rate
+        rcm = self.rcm = RcmServer(
+            realm=s.name,
+            server_id="rcm-0",
+            sealer=sealer,
+            rwam=rwam,
+            oem=oem,
+            tick_rate=s.tick_rate,
         )
         for region in self.world.regions:
             if region.kind is not ServerKind.WORLD:
                 continue
             server = RegionServer(
-                realm=s.name, region=region, server_id=f"{region.name}-0", db=self.db, hot=self.hot,
-                outbox=self.rcm, tick_rate=s.tick_rate, capacity=s.players_per_server,
+                realm=s.name,
+                region=region,
+                server_id=f"{region.name}-0",
+                db=self.db,
+                hot=self.hot,
+                outbox=self.rcm,
+                tick_rate=s.tick_rate,
+                capacity=s.players_per_server,
                 checkpoint_interval_s=s.checkpoint_interval_s,
             )
             self.regions.append(server)
@@ -82,20 +95,26 @@ class EmbeddedRealm:
 
         loop = asyncio.get_running_loop()
         transport, _ = await loop.create_datagram_endpoint(
-            lambda: self.rcm, local_addr=(s.host, s.udp_port), family=socket.AF_INET
+            lambda: rcm, local_addr=(s.host, s.udp_port), family=socket.AF_INET
         )
         self._udp = transport
         udp_port = transport.get_extra_info("sockname")[1]
         public = s.public_host or s.host
 
         accounts = AccountService(
-            s.name, self.db, sealer, token_ttl_ms=int(s.token_ttl_s * 1000),
-            time_cost=s.argon2_time_cost, memory_kib=s.argon2_memory_kib,
+            s.name,
+            self.db,
+            sealer,
+            token_ttl_ms=int(s.token_ttl_s * 1000),
+            time_cost=s.argon2_time_cost,
+            memory_kib=s.argon2_memory_kib,
         )
 
         def realm_info() -> RealmInfo:
             return RealmInfo(
-                name=s.name, rcm_host=public, rcm_port=udp_port,
+                name=s.name,
+                rcm_host=public,
+                rcm_port=udp_port,
                 online=sum(r.players for r in self.regions),
                 capacity=min(s.max_players, sum(r.capacity for r in self.regions)),
             )
@@ -105,8 +124,12 @@ class EmbeddedRealm:
         metrics_port = await self._serve(self._metrics_app(), s.host, s.metrics_port)
 
         for server in self.regions:
-            self._tasks.append(asyncio.create_task(run_ticks(server, self._stop), name=f"tick-{server.server_id}"))
-            self._tasks.append(asyncio.create_task(server.maintain(self._stop), name=f"maint-{server.server_id}"))
+            self._tasks.append(
+                asyncio.create_task(run_ticks(server, self._stop), name=f"tick-{server.server_id}")
+            )
+            self._tasks.append(
+                asyncio.create_task(server.maintain(self._stop), name=f"maint-{server.server_id}")
+            )
         self._tasks.append(asyncio.create_task(self.rcm.run_timers(self._stop), name="rcm-timers"))
         self.addresses = Addresses(
             http=f"http://{public}:{http_port}",
@@ -130,7 +153,10 @@ class EmbeddedRealm:
         async def scrape(_: web.Request) -> web.Response:
             online = sum(r.players for r in self.regions)
             metrics.ONLINE_PLAYERS.labels(self.settings.name).set(online)
-            return web.Response(body=generate_latest(metrics.REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST})
+            return web.Response(
+                body=generate_latest(metrics.REGISTRY),
+                headers={"Content-Type": CONTENT_TYPE_LATEST},
+            )
 
         async def healthz(_: web.Request) -> web.Response:
             return web.json_response({"ok": True})

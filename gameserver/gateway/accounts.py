@@ -74,7 +74,9 @@ class AccountService:
             raise AccountError("bad_username", "usernames are 3-32 characters: a-z, 0-9 and _")
         if not PASSWORD_MIN <= len(password) <= PASSWORD_MAX:
             metrics.SIGNUPS.labels(self.realm, "invalid").inc()
-            raise AccountError("bad_password", f"passwords are {PASSWORD_MIN}-{PASSWORD_MAX} characters long")
+            raise AccountError(
+                "bad_password", f"passwords are {PASSWORD_MIN}-{PASSWORD_MAX} characters long"
+            )
         hashed = await asyncio.to_thread(self.hasher.hash, password)
         try:
             account = await self.store.create_account(name, hashed)

@@ -73,7 +73,9 @@ def build_app(
             account = await accounts.signup(body.username, body.password)
         except AccountError as e:
             return _error(e.status, e.code, str(e))
-        return web.json_response({"account_id": account.id, "username": account.username}, status=201)
+        return web.json_response(
+            {"account_id": account.id, "username": account.username}, status=201
+        )
 
     async def login(request: web.Request) -> web.Response:
         body = await _parse(request, Credentials)

@@ -38,7 +38,9 @@ def build_manifest(root: Path | None) -> Manifest:
             if p.is_file() and not p.is_symlink():
                 rel = p.relative_to(root).as_posix()
                 files[rel] = FileEntry(sha256=sha256_file(p), size=p.stat().st_size)
-    digest = hashlib.sha256("".join(f"{k}:{v.sha256}" for k, v in files.items()).encode()).hexdigest()
+    digest = hashlib.sha256(
+        "".join(f"{k}:{v.sha256}" for k, v in files.items()).encode()
+    ).hexdigest()
     return Manifest(version=digest[:16], files=files)
 
 

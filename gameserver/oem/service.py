@@ -94,7 +94,9 @@ class OemService:
     def lease_key(character_id: int) -> str:
         return f"character:{character_id}"
 
-    async def enter_world(self, account_id: int, character_id: int, conn_id: int, rcm: str) -> Placement:
+    async def enter_world(
+        self, account_id: int, character_id: int, conn_id: int, rcm: str
+    ) -> Placement:
         await self.rwam.owned_character(account_id, character_id)
         # Take over: an account plays one character at a time; its previous session (this
         # character or another) is saved and closed first, and only then is the character
@@ -105,7 +107,9 @@ class OemService:
                 account_id, reason="takeover", kick="your account logged in from another session"
             )
         character = await self.rwam.owned_character(account_id, character_id)
-        lease = await self.hot.acquire(self.lease_key(character_id), f"{rcm}/{conn_id}", self.lease_ttl_ms)
+        lease = await self.hot.acquire(
+            self.lease_key(character_id), f"{rcm}/{conn_id}", self.lease_ttl_ms
+        )
         if lease is None:
             raise OemError(
                 "already_online",
@@ -119,18 +123,27 @@ class OemService:
                 state = checkpoint[0]
             server = self.directory.pick(state.region)
             if server is None:
-                raise OemError("no_capacity", f"no region server for {state.region} has room; try again soon")
+                raise OemError(
+                    "no_capacity", f"no region server for {state.region} has room; try again soon"
+                )
             join = server.add_player(PlayerJoin(character, state, lease, conn_id))
             await self.hot.set_route(
-                Route(account_id=account_id, character_id=character_id, rcm=rcm,
-                      server_id=server.server_id, region=state.region)
+                Route(
+                    account_id=account_id,
+                    character_id=character_id,
+                    rcm=rcm,
+                    server_id=server.server_id,
+                    region=state.region,
+                )
             )
         except BaseException:
             await self.hot.release(lease)
             raise
         return Placement(server, join, state.region)
 
-    async def leave_world(self, account_id: int, reason: str = "logout", kick: str | None = None) -> bool:
+    async def leave_world(
+        self, account_id: int, reason: str = "logout", kick: str | None = None
+    ) -> bool:
         """Save and remove the account's character from the world. True if it was saved."""
         route = await self.hot.get_route(account_id)
         if route is None:

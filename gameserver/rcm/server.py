@@ -38,7 +38,6 @@ from gameserver.wire.messages import (
     EnterWorld,
     EnterWorldResult,
     Envelope,
-    Error,
     Hello,
     Inputs,
     Logout,
@@ -72,8 +71,15 @@ class Session:
 def character_info(ch: Character) -> CharacterInfo:
     st = ch.state
     return CharacterInfo(
-        id=ch.id, name=ch.name, race=ch.race, char_class=ch.char_class, faction=ch.faction,
-        level=st.level, region=st.region, x=st.x, y=st.y,
+        id=ch.id,
+        name=ch.name,
+        race=ch.race,
+        char_class=ch.char_class,
+        faction=ch.faction,
+        level=st.level,
+        region=st.region,
+        x=st.x,
+        y=st.y,
     )
 
 
@@ -153,7 +159,9 @@ class RcmServer(asyncio.DatagramProtocol):
                 raise Drop(DropReason.UNKNOWN_CONNECTION)
             conn, token = accept_hello(header, self.sealer, wall_ms())
             env = conn.receive(header, time.monotonic())  # raises before any session exists
-            s = Session(conn, header.conn_id, token.account_id, addr, now, TokenBucket(self.pps, self.burst))
+            s = Session(
+                conn, header.conn_id, token.account_id, addr, now, TokenBucket(self.pps, self.burst)
+            )
             self.sessions[header.conn_id] = s
             metrics.CONNECTIONS.labels(*self._labels).set(len(self.sessions))
         else:
@@ -174,7 +182,9 @@ class RcmServer(asyncio.DatagramProtocol):
         elif isinstance(msg, Ping):
             self._reply(s, Pong(client_time_ms=msg.client_time_ms, server_time_ms=now_ms()), env)
         elif isinstance(msg, Hello):
-            self._reply(s, Welcome(account_id=s.account_id, conn_id=s.conn_id, server_time_ms=now_ms()), env)
+            self._reply(
+                s, Welcome(account_id=s.account_id, conn_id=s.conn_id, server_time_ms=now_ms()), env
+            )
         elif isinstance(msg, CharacterListRequest):
             self._spawn(s, self._list_characters(s, env))
         elif isinstance(msg, CreateCharacter):
@@ -193,7 +203,9 @@ class RcmServer(asyncio.DatagramProtocol):
         task.add_done_callback(s.tasks.discard)
 
     def _reply(self, s: Session, msg: Message, request: Envelope) -> None:
-        self._send(s, s.conn.send(msg, reliable=True, request_id=request.request_id, now=time.monotonic()))
+        self._send(
+            s, s.conn.send(msg, reliable=True, request_id=request.request_id, now=time.monotonic())
+        )
 
     # --- requests --------------------------------------------------------------------------
     async def _list_characters(self, s: Session, env: Envelope) -> None:
@@ -210,14 +222,18 @@ class RcmServer(asyncio.DatagramProtocol):
 
     async def _enter_world(self, s: Session, env: Envelope, msg: EnterWorld) -> None:
         if s.busy:
-            self._reply(s, EnterWorldResult(ok=False, error="busy: a world change is in progress"), env)
+            self._reply(
+                s, EnterWorldResult(ok=False, error="busy: a world change is in progress"), env
+            )
             return
         s.busy = True
         try:
             if s.character_id is not None:
                 await self.oem.leave_world(s.account_id, reason="switch")
                 s.character_id, s.server = None, None
-            placement = await self.oem.enter_world(s.account_id, msg.character_id, s.conn_id, self.server_id)
+            placement = await self.oem.enter_world(
+                s.account_id, msg.character_id, s.conn_id, self.server_id
+            )
         except (OemError, CharacterRuleError) as e:
             self._reply(s, EnterWorldResult(ok=False, error=f"{e.code}: {e}"), env)
             return
@@ -231,9 +247,15 @@ class RcmServer(asyncio.DatagramProtocol):
         self._reply(
             s,
             EnterWorldResult(
-                ok=True, entity_id=j.entity_id, region=placement.region,
-                server=placement.server.server_id, x=j.x, y=j.y, facing=j.facing,
-                tick_rate=self.tick_rate, max_speed=placement.server.region.max_speed,
+                ok=True,
+                entity_id=j.entity_id,
+                region=placement.region,
+                server=placement.server.server_id,
+                x=j.x,
+                y=j.y,
+                facing=j.facing,
+                tick_rate=self.tick_rate,
+                max_speed=placement.server.region.max_speed,
             ),
             env,
         )
@@ -288,7 +310,12 @@ class RcmServer(asyncio.DatagramProtocol):
     async def close(self) -> None:
         """Tell every client, then leave the world for each (region servers save)."""
         for s in list(self.sessions.values()):
-            self._send(s, s.conn.send(Disconnect(reason="realm shutting down"), reliable=False, now=time.monotonic()))
+            self._send(
+                s,
+                s.conn.send(
+                    Disconnect(reason="realm shutting down"), reliable=False, now=time.monotonic()
+                ),
+            )
             await self._close(s, "shutdown")
             for t in list(s.tasks):
                 t.cancel()

@@ -24,7 +24,7 @@ import numpy.typing as npt
 
 from gameserver import metrics
 from gameserver.clock import now_ms
-from gameserver.region.movement import MoveRules, MoverState
+from gameserver.region.movement import MoverState, MoveRules
 from gameserver.region.tick import PlayerLink, Shard, queue_inputs, step
 from gameserver.region.world import KIND_PLAYER
 from gameserver.storage.interfaces import CharacterStore, HotState, StaleFence, StorageError
@@ -146,7 +146,12 @@ class RegionServer:
         x, y = self.shard.world.position(live.link.eid)
         s = self.shard.world.slot(live.link.eid)
         return live.base.model_copy(
-            update={"region": self.region.name, "x": x, "y": y, "facing": float(self.shard.world.facing[s])}
+            update={
+                "region": self.region.name,
+                "x": x,
+                "y": y,
+                "facing": float(self.shard.world.facing[s]),
+            }
         )
 
     async def remove_player(
@@ -177,7 +182,9 @@ class RegionServer:
         try:
             await self.db.save_character(cid, state, live.lease.fence)
         except StaleFence:
-            log.warning("save of character %s refused: its lease moved on (fence %s)", cid, live.lease.fence)
+            log.warning(
+                "save of character %s refused: its lease moved on (fence %s)", cid, live.lease.fence
+            )
             return False
         except StorageError as e:
             log.error("save of character %s failed (%s); keeping a hot checkpoint", cid, e)

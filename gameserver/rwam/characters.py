@@ -49,7 +49,11 @@ STARTING_GEAR: dict[str, tuple[tuple[int, str], ...]] = {
     "druid": ((3661, "main_hand"), (6123, "chest"), (6124, "legs"), (6125, "feet")),
 }
 
-STARTING_ITEMS: tuple[tuple[int, int], ...] = ((117, 4), (159, 2), (6948, 1))  # bread, water, hearthstone
+STARTING_ITEMS: tuple[tuple[int, int], ...] = (
+    (117, 4),
+    (159, 2),
+    (6948, 1),
+)  # bread, water, hearthstone
 
 NAME_MIN, NAME_MAX = 2, 12
 _NAME_RE = re.compile(r"^[A-Za-z]+$")
@@ -90,7 +94,9 @@ def check_name(raw: str, blacklist: frozenset[str] = DEFAULT_BLACKLIST) -> str:
         raise CharacterRuleError("name_letters", "names may contain only the letters A-Z")
     lowered = name.lower()
     if re.search(r"(.)\1\1", lowered):
-        raise CharacterRuleError("name_repeats", "a name may not repeat a letter three times in a row")
+        raise CharacterRuleError(
+            "name_repeats", "a name may not repeat a letter three times in a row"
+        )
     for word in blacklist:
         if word in lowered:
             raise CharacterRuleError("name_blacklisted", "that name is not allowed")
@@ -112,7 +118,9 @@ def new_character(
         raise CharacterRuleError("bad_race", f"unknown race {race!r}; one of {', '.join(RACES)}")
     allowed = CLASSES.get(class_k)
     if allowed is None:
-        raise CharacterRuleError("bad_class", f"unknown class {char_class!r}; one of {', '.join(CLASSES)}")
+        raise CharacterRuleError(
+            "bad_class", f"unknown class {char_class!r}; one of {', '.join(CLASSES)}"
+        )
     if race_k not in allowed:
         raise CharacterRuleError("bad_combination", f"a {race_k} cannot be a {class_k}")
     start = world.starts[faction]

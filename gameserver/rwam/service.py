@@ -28,10 +28,14 @@ class RwamService:
     async def list_characters(self, account_id: int) -> list[Character]:
         return await self.db.list_characters(account_id)
 
-    async def create_character(self, account_id: int, name: str, race: str, char_class: str) -> Character:
+    async def create_character(
+        self, account_id: int, name: str, race: str, char_class: str
+    ) -> Character:
         spec = new_character(name, race, char_class, self.world, self.blacklist)
         if len(await self.db.list_characters(account_id)) >= self.max_characters:
-            raise CharacterRuleError("too_many", f"an account may have at most {self.max_characters} characters")
+            raise CharacterRuleError(
+                "too_many", f"an account may have at most {self.max_characters} characters"
+            )
         try:
             return await self.db.create_character(
                 account_id, spec.name, spec.race, spec.char_class, spec.faction, spec.state

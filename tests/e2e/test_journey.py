@@ -7,9 +7,9 @@ import math
 import sqlite3
 
 import pytest
+from realm_client import ClientError, GatewayError, RealmClient
 
 from gameserver.embedded.realm import EmbeddedRealm
-from realm_client import ClientError, GatewayError, RealmClient
 
 pytestmark = pytest.mark.e2e
 
@@ -25,16 +25,18 @@ async def _player(realm: EmbeddedRealm, user: str, name: str) -> RealmClient:
     return c
 
 
-async def _walk(c: RealmClient, dx: float, dy: float, frames: int, speed: float | None = None) -> None:
+async def _walk(
+    c: RealmClient, dx: float, dy: float, frames: int, speed: float | None = None
+) -> None:
     for _ in range(frames):
         c.move(dx, dy, 0.05, speed)
         await asyncio.sleep(0.05)
 
 
-async def _settle(c: RealmClient, timeout: float = 3.0) -> None:
+async def _settle(c: RealmClient, within_s: float = 3.0) -> None:
     """Wait until the server has acked every input the client sent."""
     assert c.predictor is not None
-    deadline = asyncio.get_running_loop().time() + timeout
+    deadline = asyncio.get_running_loop().time() + within_s
     while c.predictor.acked_seq < c.predictor.seq:
         assert asyncio.get_running_loop().time() < deadline, "inputs never acked"
         await asyncio.sleep(0.02)
