@@ -1,0 +1,28 @@
+# One image for every role (gateway, rcm, oem, rwam, region) and the operator.
+#   docker build -t ghcr.io/openrealm/openrealm:0.1.0 .
+#   docker run --rm ghcr.io/openrealm/openrealm:0.1.0 serve gateway
+# Stage 1 builds a wheel; stage 2 installs only the wheel into a slim runtime.
+FROM python:3.11-slim AS builder
+WORKDIR /src
+RUN pip install --no-cache-dir build==1.2.2
+COPY pyproject.toml README.md ./
+COPY gameserver ./gameserver
+COPY operator ./operator
+COPY client ./client
+RUN python -m build --wheel --outdir /wheels
+
+FROM python:3.11-slim AS runtime
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    REALM_HOST=0.0.0.0 \
+    REALM_DATA_DIR=/tmp/realm-data
+COPY --from=builder /wheels /wheels
+RUN pip install /wheels/*.whl && rm -rf /wheels \
+    && groupadd --system --gid 10001 realm \
+    && useradd --system --uid 10001 --gid realm --home-dir /nonexistent --shell /usr/sbin/nologin realm
+USER 10001:10001
+# metrics + /healthz, gateway HTTP, game UDP, internal gRPC
+EXPOSE 9100 8080 7777/udp 50051
+ENTRYPOINT ["realm"]
+CMD ["up"]
