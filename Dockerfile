@@ -5,7 +5,7 @@
 FROM python:3.11-slim AS builder
 WORKDIR /src
 RUN pip install --no-cache-dir build==1.2.2
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md* ./
 COPY gameserver ./gameserver
 COPY operator ./operator
 COPY client ./client

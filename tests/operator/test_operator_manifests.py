@@ -1,0 +1,203 @@
+"""Static checks: CRDs match the models, the chart renders to valid manifests, the
+examples validate against the CRD schemas, and the pure builders produce what we mean."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import kubernetes_validate
+import pytest
+import yaml
+from helm_python import Chart
+from realm_operator import crdgen
+from realm_operator.builders import Owner, build_realm_children, build_server_pod
+from realm_operator.resources import (
+    InvalidSpec,
+    RealmSpec,
+    RegionSpec,
+    parse_realm_spec,
+    parse_region_spec,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+CHART = ROOT / "charts" / "openrealm"
+K8S_VERSION = "1.30.0"
+
+
+def test_checked_in_crds_match_the_models() -> None:
+    for directory in crdgen.TARGETS:
+        for name, manifest in crdgen.generate().items():
+            path = directory / name
+            assert path.exists(), f"{path} missing: run python -m realm_operator.crdgen"
+            assert path.read_text() == crdgen.render(manifest), (
+                f"{path} is stale: run python -m realm_operator.crdgen"
+            )
+
+
+@pytest.mark.parametrize("name", ["realms.yaml", "regions.yaml"])
+def test_crds_are_valid_kubernetes(name: str) -> None:
+    doc = yaml.safe_load((ROOT / "crds" / name).read_text())
+    kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
+    version = doc["spec"]["versions"][0]
+    cols = {c["name"] for c in version["additionalPrinterColumns"]}
+    assert {"Phase", "Players", "Queue", "Servers", "Tick p99"} <= cols
+    assert version["subresources"] == {"status": {}}
+
+
+def _schemas() -> dict[str, dict[str, Any]]:
+    out = {}
+    for name in ("realms.yaml", "regions.yaml"):
+        crd = yaml.safe_load((ROOT / "crds" / name).read_text())
+        out[crd["spec"]["names"]["kind"]] = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+    return out
+
+
+def _example_docs() -> list[tuple[str, dict[str, Any]]]:
+    docs = []
+    for path in sorted((ROOT / "examples").glob("*.yaml")):
+        for doc in yaml.safe_load_all(path.read_text()):
+            if doc:
+                docs.append((path.name, doc))
+    return docs
+
+
+def test_examples_validate_against_crd_schemas_and_models() -> None:
+    schemas = _schemas()
+    seen = set()
+    for filename, doc in _example_docs():
+        kind = doc["kind"]
+        if kind in schemas:
+            # OpenAPI v3.0 keeps draft-4 semantics (boolean exclusiveMinimum).
+            jsonschema.Draft4Validator(schemas[kind]).validate(doc)
+            parse = parse_realm_spec if kind == "Realm" else parse_region_spec
+            parse(doc["spec"])  # the operator's own, stricter validation (unknown fields)
+            seen.add(kind)
+        else:
+            kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
+        assert filename
+    assert seen == {"Realm", "Region"}
+
+
+def test_crd_schema_rejects_bad_example() -> None:
+    schema = _schemas()["Region"]
+    bad = {
+        "apiVersion": "mmo.openrealm.dev/v1alpha1",
+        "kind": "Region",
+        "metadata": {},
+        "spec": {"realmRef": "a", "map": "m", "playersPerServer": 0},
+    }
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.Draft4Validator(schema).validate(bad)
+
+
+def _render(values: dict[str, Any]) -> list[dict[str, Any]]:
+    rendered = Chart.load(str(CHART)).render(values, name="openrealm", namespace="ops")
+    docs = []
+    for text in rendered.values():
+        docs.extend(d for d in yaml.safe_load_all(text) if d)
+    return docs
+
+
+NON_DEFAULT = {
+    "image": {"repository": "registry.example/openrealm", "tag": "9.9.9", "pullPolicy": "Always"},
+    "operator": {
+        "logLevel": "DEBUG",
+        "watchNamespaces": ["azeroth", "kalimdor"],
+        "redisUrlSecret": {"name": "ops-redis", "key": "url"},
+        "redisPrefix": "realm",
+    },
+    "rbac": {"readSecrets": False},
+    "serviceAccount": {"name": "realm-operator", "annotations": {"a": "b"}},
+    "metrics": {"serviceMonitor": {"enabled": True, "labels": {"release": "prom"}}},
+    "resources": {"requests": {"cpu": "100m"}},
+    "nodeSelector": {"pool": "system"},
+    "imagePullSecrets": [{"name": "regcred"}],
+}
+
+
+@pytest.mark.parametrize("values", [{}, NON_DEFAULT], ids=["default", "custom"])
+def test_chart_renders_valid_manifests(values: dict[str, Any]) -> None:
+    docs = _render(values)
+    kinds = {d["kind"] for d in docs}
+    assert {"Deployment", "ServiceAccount"} <= kinds
+    for doc in docs:
+        if doc["kind"] == "ServiceMonitor":
+            assert doc["apiVersion"] == "monitoring.coreos.com/v1"
+            continue
+        kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
+    (dep,) = [d for d in docs if d["kind"] == "Deployment"]
+    pod = dep["spec"]["template"]["spec"]
+    (c,) = pod["containers"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert c["securityContext"]["allowPrivilegeEscalation"] is False
+    assert c["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+    assert c["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    rules = [r for d in docs if d["kind"] in ("ClusterRole", "Role") for r in d["rules"]]
+    assert all("*" not in r["verbs"] and "*" not in r["resources"] for r in rules)
+    secrets = [r for r in rules if "secrets" in r["resources"]]
+    if values:
+        assert "ServiceMonitor" in kinds and not secrets
+        assert {d["metadata"].get("namespace") for d in docs if d["kind"] == "Role"} == {
+            "azeroth",
+            "kalimdor",
+        }
+        assert c["image"] == "registry.example/openrealm:9.9.9"
+    else:
+        assert "ServiceMonitor" not in kinds and secrets
+        assert "Role" not in kinds
+
+
+OWNER = Owner(kind="Realm", name="azeroth", uid="u1", namespace="games")
+
+
+def test_builders_produce_valid_owned_manifests() -> None:
+    realm = RealmSpec.model_validate(
+        {
+            "image": "img:1",
+            "database": {"name": "db"},
+            "redis": {"name": "r"},
+            "tokenKey": {"name": "tk", "key": "hex"},
+        }
+    )
+    for manifest in build_realm_children(OWNER, realm):
+        kubernetes_validate.validate(manifest, K8S_VERSION, strict=True)
+        assert manifest["metadata"]["ownerReferences"][0]["uid"] == "u1"
+    region = RegionSpec.model_validate(
+        {
+            "realmRef": "azeroth",
+            "map": "m",
+            "podTemplate": {
+                "nodeSelector": {"a": "b"},
+                "tolerations": [{"key": "k", "operator": "Exists"}],
+                "resources": {"limits": {"memory": "1Gi", "cpu": 2}},
+                "env": [{"name": "X", "value": "1"}],
+            },
+        }
+    )
+    owner = Owner(kind="Region", name="elwynn", uid="u2", namespace="games")
+    pod = build_server_pod(owner, "azeroth", realm, region, 7)
+    kubernetes_validate.validate(pod, K8S_VERSION, strict=True)
+    assert pod["metadata"]["name"] == "elwynn-server-7"
+    env = {e["name"]: e.get("value") for e in pod["spec"]["containers"][0]["env"]}
+    assert env["REALM_SERVER_ID"] == "elwynn-server-7" and env["X"] == "1"
+
+
+@pytest.mark.parametrize(
+    ("spec", "field"),
+    [
+        ({"realmRef": "a", "map": "m", "minServers": 3, "maxServers": 1}, "maxServers"),
+        ({"realmRef": "a", "map": "m", "playersPerServer": 0}, "spec.playersPerServer"),
+        ({"realmRef": "a", "map": "m", "targetUtilisation": 2}, "spec.targetUtilisation"),
+        ({"map": "m"}, "spec.realmRef"),
+        (
+            {"realmRef": "a", "map": "m", "bounds": {"minX": 1, "minY": 0, "maxX": 0, "maxY": 1}},
+            "maxX",
+        ),
+        ({"realmRef": "a", "map": "m", "typo": 1}, "spec.typo"),
+    ],
+)
+def test_invalid_region_specs_name_the_field(spec: dict[str, Any], field: str) -> None:
+    with pytest.raises(InvalidSpec, match=field.replace(".", r"\.")):
+        parse_region_spec(spec)
