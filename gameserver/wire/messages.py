@@ -95,8 +95,11 @@ from gameserver.wire.fb import (
 )
 from gameserver.wire.fb.Message import Message as MessageType
 from gameserver.wire.structs import (
+    COMBAT_EVENT_DTYPE,
+    ENTITY_DELTA_DTYPE,
     ENTITY_STATE_DTYPE,
     INPUT_FRAME_DTYPE,
+    PLAYER_STATUS_DTYPE,
     EntityStates,
     InputFrames,
 )
@@ -107,6 +110,7 @@ __all__ = [
     "NAME_MAX",
     "TEXT_MAX",
     "Ack",
+    "CastAbility",
     "CharacterInfo",
     "CharacterList",
     "CharacterListRequest",
@@ -124,7 +128,10 @@ __all__ = [
     "Message",
     "Ping",
     "Pong",
+    "Respawn",
+    "SetAutoAttack",
     "Snapshot",
+    "SnapshotAck",
     "Welcome",
     "decode",
     "encode",
@@ -145,6 +152,11 @@ _EMPTY_STATES = np.zeros(0, dtype=ENTITY_STATE_DTYPE)
 _EMPTY_FRAMES = np.zeros(0, dtype=INPUT_FRAME_DTYPE)
 _EMPTY_STATES.flags.writeable = False
 _EMPTY_FRAMES.flags.writeable = False
+_EMPTY_IDS = np.zeros(0, dtype="<u4")
+_EMPTY_DELTAS = np.zeros(0, dtype=ENTITY_DELTA_DTYPE)
+_EMPTY_EVENTS = np.zeros(0, dtype=COMBAT_EVENT_DTYPE)
+for _a in (_EMPTY_IDS, _EMPTY_DELTAS, _EMPTY_EVENTS):
+    _a.flags.writeable = False
 
 
 # --------------------------------------------------------------------------- messages
@@ -242,6 +254,24 @@ def _states_default() -> EntityStates:
     return _EMPTY_STATES
 
 
+def _ids_default() -> Any:
+    return _EMPTY_IDS
+
+
+def _deltas_default() -> Any:
+    return _EMPTY_DELTAS
+
+
+def _events_default() -> Any:
+    return _EMPTY_EVENTS
+
+
+def _same_record(a: np.void | None, b: np.void | None) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    return a.tobytes() == b.tobytes()
+
+
 def _same_array(a: np.ndarray[Any, Any], b: np.ndarray[Any, Any]) -> bool:
     return a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
 
@@ -254,11 +284,12 @@ class Inputs:
     """
 
     frames: InputFrames = field(default_factory=_frames_default)
+    ack_tick: int = 0  # newest snapshot tick received: the delta baseline the server may use
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Inputs):
             return NotImplemented
-        return _same_array(self.frames, other.frames)
+        return self.ack_tick == other.ack_tick and _same_array(self.frames, other.frames)
 
     __hash__ = None  # type: ignore[assignment]
 
@@ -277,21 +308,28 @@ class Snapshot:
     corrected: bool = False
     you: np.void | None = None
     entities: EntityStates = field(default_factory=_states_default)
+    # Delta compression and combat (see schema): baseline_tick 0 means a full snapshot.
+    baseline_tick: int = 0
+    removed: Any = field(default_factory=_ids_default)  # 1-D uint32 entity ids
+    deltas: Any = field(default_factory=_deltas_default)  # 1-D ENTITY_DELTA_DTYPE
+    status: np.void | None = None  # PLAYER_STATUS_DTYPE record
+    events: Any = field(default_factory=_events_default)  # 1-D COMBAT_EVENT_DTYPE
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Snapshot):
             return NotImplemented
-        if (self.you is None) != (other.you is None):
+        if not _same_record(self.you, other.you) or not _same_record(self.status, other.status):
             return False
-        if self.you is not None and other.you is not None:
-            if self.you.tobytes() != other.you.tobytes():
-                return False
         return (
             self.tick == other.tick
             and self.last_input_seq == other.last_input_seq
             and self.server_time_ms == other.server_time_ms
             and self.corrected == other.corrected
+            and self.baseline_tick == other.baseline_tick
             and _same_array(self.entities, other.entities)
+            and _same_array(np.asarray(self.removed, dtype="<u4"), np.asarray(other.removed, "<u4"))
+            and _same_array(self.deltas, other.deltas)
+            and _same_array(self.events, other.events)
         )
 
     __hash__ = None  # type: ignore[assignment]
@@ -344,6 +382,35 @@ class Disconnect:
     reason: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class CastAbility:
+    """Client -> server: cast `ability` (an id of gameserver.region.abilities) at `target`
+    (an entity id; 0 means self or the current target)."""
+
+    ability: int = 0
+    target: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class SetAutoAttack:
+    """Client -> server: start (with a target) or stop auto-attacking."""
+
+    enabled: bool = False
+    target: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Respawn:
+    """Client -> server: a dead player releases and comes back at the graveyard."""
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotAck:
+    """Client -> server: the newest snapshot tick received, when no Inputs carry it."""
+
+    tick: int = 0
+
+
 Message: TypeAlias = (
     Hello
     | Welcome
@@ -362,6 +429,10 @@ Message: TypeAlias = (
     | Ack
     | Error
     | Disconnect
+    | CastAbility
+    | SetAutoAttack
+    | Respawn
+    | SnapshotAck
 )
 
 
@@ -397,9 +468,10 @@ def _string(b: _Builder, s: str, cap: int) -> int:
     return off
 
 
-def _raw_vector(b: _Builder, payload: bytes, n: int) -> int:
-    """Write a vector of `n` 20-byte structs from their packed bytes, in one copy."""
-    b.StartVector(_STRUCT_SIZE, n, 4)
+def _raw_vector(b: _Builder, payload: bytes, n: int, elem_size: int = _STRUCT_SIZE) -> int:
+    """Write a vector of `n` structs (20 bytes unless told) from their packed bytes, in one
+    copy."""
+    b.StartVector(elem_size, n, 4)
     head = b.head - len(payload)
     b.Bytes[head : head + len(payload)] = payload
     b.head = head
@@ -539,17 +611,21 @@ def _enc_enter_world_result(b: _Builder, m: EnterWorldResult) -> int:
 
 # Slots of the hot-path tables, written with raw builder calls (checked against the
 # generated accessors in the tests).
-_INPUTS_FRAMES = 0
+_INPUTS_FRAMES, _INPUTS_ACK_TICK = 0, 1
 _SNAP_TICK, _SNAP_LAST_INPUT, _SNAP_TIME, _SNAP_CORRECTED, _SNAP_YOU, _SNAP_ENTITIES = range(6)
+_SNAP_BASELINE, _SNAP_REMOVED, _SNAP_DELTAS, _SNAP_STATUS, _SNAP_EVENTS = range(6, 11)
+_SNAP_FIELDS = 11
 _PKT_RELIABLE, _PKT_REQUEST, _PKT_ACKS, _PKT_MSG_TYPE, _PKT_MSG = range(5)
 
 
 def _enc_inputs(b: _Builder, m: Inputs) -> int:
     raw = _struct_array_bytes(m.frames, INPUT_FRAME_DTYPE, "Inputs.frames")
     vec = _raw_vector(b, raw, len(m.frames)) if len(m.frames) else 0
-    b.StartObject(1)
+    b.StartObject(2)
     if vec:
         b.PrependUOffsetTRelativeSlot(_INPUTS_FRAMES, vec, 0)
+    if m.ack_tick:
+        b.PrependUint32Slot(_INPUTS_ACK_TICK, m.ack_tick, 0)
     off: int = b.EndObject()
     return off
 
@@ -563,12 +639,41 @@ def _snapshot_table(
     you: bytes | None,
     entities: bytes,
     n: int,
+    extra: Snapshot | None = None,
 ) -> int:
-    """The one Snapshot writer, shared by `encode` and `encode_snapshot_fast`."""
+    """The one Snapshot writer, shared by `encode` and `encode_snapshot_fast`. `extra`
+    carries the delta and combat fields (written only when set)."""
     vec = _raw_vector(b, entities, n) if n else 0
-    b.StartObject(6)
+    removed_vec = deltas_vec = events_vec = 0
+    status: bytes | None = None
+    baseline = 0
+    if extra is not None:
+        baseline = extra.baseline_tick
+        removed = np.asarray(extra.removed)
+        if removed.dtype != np.dtype("<u4") or removed.ndim != 1:
+            raise ValueError("Snapshot.removed must be a 1-D uint32 array")
+        if len(removed):
+            removed_vec = _raw_vector(b, removed.tobytes(), len(removed), 4)
+        if len(extra.deltas):
+            raw = _struct_array_bytes(extra.deltas, ENTITY_DELTA_DTYPE, "Snapshot.deltas")
+            deltas_vec = _raw_vector(b, raw, len(extra.deltas), ENTITY_DELTA_DTYPE.itemsize)
+        if len(extra.events):
+            raw = _struct_array_bytes(extra.events, COMBAT_EVENT_DTYPE, "Snapshot.events")
+            events_vec = _raw_vector(b, raw, len(extra.events), COMBAT_EVENT_DTYPE.itemsize)
+        if extra.status is not None:
+            if extra.status.dtype != PLAYER_STATUS_DTYPE:
+                raise ValueError("Snapshot.status must be a record of PLAYER_STATUS_DTYPE")
+            status = extra.status.tobytes()
+    b.StartObject(_SNAP_FIELDS)
     if server_time_ms:
         b.PrependUint64Slot(_SNAP_TIME, server_time_ms, 0)
+    if status is not None:
+        size = PLAYER_STATUS_DTYPE.itemsize
+        b.Prep(4, size)
+        head = b.head - size
+        b.Bytes[head : head + size] = status
+        b.head = head
+        b.PrependStructSlot(_SNAP_STATUS, b.Offset(), 0)
     if you is not None:
         b.Prep(4, _STRUCT_SIZE)
         head = b.head - _STRUCT_SIZE
@@ -577,6 +682,14 @@ def _snapshot_table(
         b.PrependStructSlot(_SNAP_YOU, b.Offset(), 0)
     if vec:
         b.PrependUOffsetTRelativeSlot(_SNAP_ENTITIES, vec, 0)
+    if removed_vec:
+        b.PrependUOffsetTRelativeSlot(_SNAP_REMOVED, removed_vec, 0)
+    if deltas_vec:
+        b.PrependUOffsetTRelativeSlot(_SNAP_DELTAS, deltas_vec, 0)
+    if events_vec:
+        b.PrependUOffsetTRelativeSlot(_SNAP_EVENTS, events_vec, 0)
+    if baseline:
+        b.PrependUint32Slot(_SNAP_BASELINE, baseline, 0)
     if tick:
         b.PrependUint32Slot(_SNAP_TICK, tick, 0)
     if last_input_seq:
@@ -606,6 +719,7 @@ def _enc_snapshot(b: _Builder, m: Snapshot) -> int:
         _you_bytes(m.you),
         raw,
         len(m.entities),
+        m,
     )
 
 
@@ -628,6 +742,34 @@ def _enc_pong(b: _Builder, m: Pong) -> int:
     fb_pong.AddClientTimeMs(b, m.client_time_ms)
     fb_pong.AddServerTimeMs(b, m.server_time_ms)
     off: int = fb_pong.End(b)
+    return off
+
+
+def _enc_cast_ability(b: _Builder, m: CastAbility) -> int:
+    b.StartObject(2)
+    if m.target:
+        b.PrependUint32Slot(1, m.target, 0)
+    if m.ability:
+        b.PrependUint8Slot(0, m.ability, 0)
+    off: int = b.EndObject()
+    return off
+
+
+def _enc_set_auto_attack(b: _Builder, m: SetAutoAttack) -> int:
+    b.StartObject(2)
+    if m.target:
+        b.PrependUint32Slot(1, m.target, 0)
+    if m.enabled:
+        b.PrependBoolSlot(0, True, False)
+    off: int = b.EndObject()
+    return off
+
+
+def _enc_snapshot_ack(b: _Builder, m: SnapshotAck) -> int:
+    b.StartObject(1)
+    if m.tick:
+        b.PrependUint32Slot(0, m.tick, 0)
+    off: int = b.EndObject()
     return off
 
 
@@ -672,6 +814,10 @@ _ENCODERS: dict[type, tuple[int, _Encoder]] = {
     Ack: (MessageType.Ack, _enc_empty),
     Error: (MessageType.Error, _enc_error),
     Disconnect: (MessageType.Disconnect, _enc_disconnect),
+    CastAbility: (MessageType.CastAbility, _enc_cast_ability),
+    SetAutoAttack: (MessageType.SetAutoAttack, _enc_set_auto_attack),
+    Respawn: (MessageType.Respawn, _enc_empty),
+    SnapshotAck: (MessageType.SnapshotAck, _enc_snapshot_ack),
 }
 
 
@@ -962,13 +1108,21 @@ def _dec_enter_world_result(t: _Table) -> EnterWorldResult:
 
 def _dec_inputs(t: _Table) -> Inputs:
     start, count = t.vector(_INPUTS_FRAMES, _STRUCT_SIZE)
-    return Inputs(frames=_struct_array(t.buf, start, count, INPUT_FRAME_DTYPE))
+    return Inputs(
+        frames=_struct_array(t.buf, start, count, INPUT_FRAME_DTYPE),
+        ack_tick=t.u32(_INPUTS_ACK_TICK),
+    )
 
 
 def _dec_snapshot(t: _Table) -> Snapshot:
     start, count = t.vector(_SNAP_ENTITIES, _STRUCT_SIZE)
     you_pos = t.struct_at(_SNAP_YOU, _STRUCT_SIZE)
     you = _struct_array(t.buf, you_pos, 1, ENTITY_STATE_DTYPE)[0] if you_pos else None
+    status_pos = t.struct_at(_SNAP_STATUS, PLAYER_STATUS_DTYPE.itemsize)
+    status = _struct_array(t.buf, status_pos, 1, PLAYER_STATUS_DTYPE)[0] if status_pos else None
+    r_start, r_count = t.vector(_SNAP_REMOVED, 4)
+    d_start, d_count = t.vector(_SNAP_DELTAS, ENTITY_DELTA_DTYPE.itemsize)
+    e_start, e_count = t.vector(_SNAP_EVENTS, COMBAT_EVENT_DTYPE.itemsize)
     return Snapshot(
         tick=t.u32(_SNAP_TICK),
         last_input_seq=t.u32(_SNAP_LAST_INPUT),
@@ -976,6 +1130,11 @@ def _dec_snapshot(t: _Table) -> Snapshot:
         corrected=t.boolean(_SNAP_CORRECTED),
         you=you,
         entities=_struct_array(t.buf, start, count, ENTITY_STATE_DTYPE),
+        baseline_tick=t.u32(_SNAP_BASELINE),
+        removed=_struct_array(t.buf, r_start, r_count, np.dtype("<u4")),
+        deltas=_struct_array(t.buf, d_start, d_count, ENTITY_DELTA_DTYPE),
+        status=status,
+        events=_struct_array(t.buf, e_start, e_count, COMBAT_EVENT_DTYPE),
     )
 
 
@@ -997,6 +1156,22 @@ def _dec_pong(t: _Table) -> Pong:
 
 def _dec_ack(t: _Table) -> Ack:
     return Ack()
+
+
+def _dec_cast_ability(t: _Table) -> CastAbility:
+    return CastAbility(ability=t.u8(0), target=t.u32(1))
+
+
+def _dec_set_auto_attack(t: _Table) -> SetAutoAttack:
+    return SetAutoAttack(enabled=t.boolean(0), target=t.u32(1))
+
+
+def _dec_respawn(t: _Table) -> Respawn:
+    return Respawn()
+
+
+def _dec_snapshot_ack(t: _Table) -> SnapshotAck:
+    return SnapshotAck(tick=t.u32(0))
 
 
 def _dec_error(t: _Table) -> Error:
@@ -1025,6 +1200,10 @@ _DECODERS: dict[int, Callable[[_Table], Message]] = {
     MessageType.Ack: _dec_ack,
     MessageType.Error: _dec_error,
     MessageType.Disconnect: _dec_disconnect,
+    MessageType.CastAbility: _dec_cast_ability,
+    MessageType.SetAutoAttack: _dec_set_auto_attack,
+    MessageType.Respawn: _dec_respawn,
+    MessageType.SnapshotAck: _dec_snapshot_ack,
 }
 
 

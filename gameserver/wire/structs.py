@@ -40,6 +40,93 @@ INPUT_FRAME_DTYPE: np.dtype[np.void] = np.dtype(
 #: FlatBuffers alignment of both structs (their largest scalar is 4 bytes).
 STRUCT_ALIGN = 4
 
+#: `struct EntityDelta` (12 bytes): a known entity's change, relative to a baseline.
+ENTITY_DELTA_DTYPE: np.dtype[np.void] = np.dtype(
+    {
+        "names": ["id", "dx", "dy", "facing", "health_pct", "flags", "level"],
+        "formats": ["<u4", "<i2", "<i2", "u1", "u1", "u1", "u1"],
+        "offsets": [0, 4, 6, 8, 9, 10, 11],
+        "itemsize": 12,
+    }
+)
+
+#: `struct PlayerStatus` (24 bytes): the player's own combat state.
+PLAYER_STATUS_DTYPE: np.dtype[np.void] = np.dtype(
+    {
+        "names": [
+            "health", "max_health", "xp", "target", "mana", "max_mana",
+            "level", "cast_ability", "flags", "reserved",
+        ],
+        "formats": ["<i4", "<i4", "<u4", "<u4", "<u2", "<u2", "u1", "u1", "u1", "u1"],
+        "offsets": [0, 4, 8, 12, 16, 18, 20, 21, 22, 23],
+        "itemsize": 24,
+    }
+)
+
+#: `struct CombatEvent` (20 bytes).
+COMBAT_EVENT_DTYPE: np.dtype[np.void] = np.dtype(
+    {
+        "names": ["seq", "kind", "ability", "info", "source", "target", "amount"],
+        "formats": ["<u4", "u1", "u1", "<u2", "<u4", "<u4", "<i4"],
+        "offsets": [0, 4, 5, 6, 8, 12, 16],
+        "itemsize": 20,
+    }
+)
+
+#: Position quantum of `EntityDelta.dx/dy` in metres, and facing steps per turn. Server
+#: and client reconstruct with the same float32 operations (see `dequantise_position`).
+POS_QUANTUM = 1.0 / 64.0
+FACING_STEPS = 256
+
+#: `EntityState.flags` bits.
+FLAG_DEAD = 1
+FLAG_IN_COMBAT = 2
+FLAG_CASTING = 4
+FLAG_KNOCKBACK = 8  # server-driven displacement: the client accepts the correction
+FLAG_STUNNED = 16
+FLAG_ROOTED = 32
+FLAG_EVADING = 64
+
+#: `CombatEvent.kind` values.
+EV_DAMAGE = 1
+EV_HEAL = 2
+EV_CAST_START = 3
+EV_CAST_DONE = 4
+EV_INTERRUPTED = 5
+EV_CAST_FAILED = 6  # info: the reason code (gameserver.region.abilities.CastError)
+EV_DEATH = 7
+EV_RESPAWN = 8
+EV_XP = 9
+EV_LEVEL_UP = 10
+EV_LOOT = 11  # amount: item id, info: count
+EV_KNOCKBACK = 12
+EV_PHASE = 13  # amount: the boss's new phase
+EV_EVADE = 14
+EV_AGGRO = 15
+
+#: `PlayerStatus.flags` bits.
+STATUS_AUTO_ATTACK = 1
+STATUS_DEAD = 2
+
+
+def quantise_facing(facing: Any) -> Any:
+    """Facing (radians, any range) to 1/256 turns, as uint8 (array or scalar)."""
+    steps = np.round(np.asarray(facing, dtype=np.float64) * (FACING_STEPS / (2 * np.pi)))
+    return (steps.astype(np.int64) % FACING_STEPS).astype(np.uint8)
+
+
+def dequantise_facing(q: Any) -> Any:
+    return np.asarray(q, dtype=np.float32) * np.float32(2 * np.pi / FACING_STEPS)
+
+
+def dequantise_position(base: Any, dq: Any) -> Any:
+    """`base + dq * POS_QUANTUM` in float32, elementwise: the one reconstruction formula,
+    so the server's idea of the client's view and the client's view agree bit for bit."""
+    return (
+        np.asarray(base, dtype=np.float32)
+        + np.asarray(dq, dtype=np.int16).astype(np.float32) * np.float32(POS_QUANTUM)
+    ).astype(np.float32)
+
 EntityStates = npt.NDArray[np.void]
 InputFrames = npt.NDArray[np.void]
 

@@ -74,6 +74,10 @@ ALL_MESSAGES: list[m.Message] = [
     m.Ack(),
     m.Error(code="bad_name", message="x" * m.TEXT_MAX),
     m.Disconnect(reason="kicked"),
+    m.CastAbility(ability=3, target=2**32 - 1),
+    m.SetAutoAttack(enabled=True, target=12),
+    m.Respawn(),
+    m.SnapshotAck(tick=2**32 - 1),
 ]
 
 
@@ -198,6 +202,12 @@ def _from_generated(name: str, a: Any) -> m.Message:
             return m.Error(_s(a.Code()), _s(a.Message()))
         case "Disconnect":
             return m.Disconnect(_s(a.Reason()))
+        case "CastAbility":
+            return m.CastAbility(a.Ability(), a.Target())
+        case "SetAutoAttack":
+            return m.SetAutoAttack(a.Enabled(), a.Target())
+        case "SnapshotAck":
+            return m.SnapshotAck(a.Tick())
         case _:
             msg: m.Message = getattr(m, name)()
             return msg
@@ -352,7 +362,8 @@ def test_unknown_union_type_is_wire_error() -> None:
     pkt = Packet.GetRootAs(data, 0)
     o = pkt._tab.Offset(10)
     assert data[pkt._tab.Pos + o] == MessageType.Ping
-    for bad in (0, 18, 255):
+    first_unused = max(v for v in vars(MessageType).values() if isinstance(v, int)) + 1
+    for bad in (0, first_unused, 255):
         data[pkt._tab.Pos + o] = bad
         with pytest.raises(WireError):
             m.decode(bytes(data))

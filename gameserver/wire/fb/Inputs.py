@@ -48,8 +48,15 @@ class Inputs(object):
         o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(4))
         return o == 0
 
+    # Inputs
+    def AckTick(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(6))
+        if o != 0:
+            return self._tab.Get(flatbuffers.number_types.Uint32Flags, o + self._tab.Pos)
+        return 0
+
 def InputsStart(builder):
-    builder.StartObject(1)
+    builder.StartObject(2)
 
 def Start(builder):
     InputsStart(builder)
@@ -65,6 +72,12 @@ def InputsStartFramesVector(builder, numElems):
 
 def StartFramesVector(builder, numElems):
     return InputsStartFramesVector(builder, numElems)
+
+def InputsAddAckTick(builder, ackTick):
+    builder.PrependUint32Slot(1, ackTick, 0)
+
+def AddAckTick(builder, ackTick):
+    InputsAddAckTick(builder, ackTick)
 
 def InputsEnd(builder):
     return builder.EndObject()

@@ -21,3 +21,7 @@ class Message(object):
     Ack = 15
     Error = 16
     Disconnect = 17
+    CastAbility = 18
+    SetAutoAttack = 19
+    Respawn = 20
+    SnapshotAck = 21

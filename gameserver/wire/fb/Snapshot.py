@@ -87,8 +87,101 @@ class Snapshot(object):
         o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(14))
         return o == 0
 
+    # Snapshot
+    def BaselineTick(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(16))
+        if o != 0:
+            return self._tab.Get(flatbuffers.number_types.Uint32Flags, o + self._tab.Pos)
+        return 0
+
+    # Snapshot
+    def Removed(self, j):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(18))
+        if o != 0:
+            a = self._tab.Vector(o)
+            return self._tab.Get(flatbuffers.number_types.Uint32Flags, a + flatbuffers.number_types.UOffsetTFlags.py_type(j * 4))
+        return 0
+
+    # Snapshot
+    def RemovedAsNumpy(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(18))
+        if o != 0:
+            return self._tab.GetVectorAsNumpy(flatbuffers.number_types.Uint32Flags, o)
+        return 0
+
+    # Snapshot
+    def RemovedLength(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(18))
+        if o != 0:
+            return self._tab.VectorLen(o)
+        return 0
+
+    # Snapshot
+    def RemovedIsNone(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(18))
+        return o == 0
+
+    # Snapshot
+    def Deltas(self, j):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(20))
+        if o != 0:
+            x = self._tab.Vector(o)
+            x += flatbuffers.number_types.UOffsetTFlags.py_type(j) * 12
+            from gameserver.wire.fb.EntityDelta import EntityDelta
+            obj = EntityDelta()
+            obj.Init(self._tab.Bytes, x)
+            return obj
+        return None
+
+    # Snapshot
+    def DeltasLength(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(20))
+        if o != 0:
+            return self._tab.VectorLen(o)
+        return 0
+
+    # Snapshot
+    def DeltasIsNone(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(20))
+        return o == 0
+
+    # Snapshot
+    def Status(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(22))
+        if o != 0:
+            x = o + self._tab.Pos
+            from gameserver.wire.fb.PlayerStatus import PlayerStatus
+            obj = PlayerStatus()
+            obj.Init(self._tab.Bytes, x)
+            return obj
+        return None
+
+    # Snapshot
+    def Events(self, j):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(24))
+        if o != 0:
+            x = self._tab.Vector(o)
+            x += flatbuffers.number_types.UOffsetTFlags.py_type(j) * 20
+            from gameserver.wire.fb.CombatEvent import CombatEvent
+            obj = CombatEvent()
+            obj.Init(self._tab.Bytes, x)
+            return obj
+        return None
+
+    # Snapshot
+    def EventsLength(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(24))
+        if o != 0:
+            return self._tab.VectorLen(o)
+        return 0
+
+    # Snapshot
+    def EventsIsNone(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(24))
+        return o == 0
+
 def SnapshotStart(builder):
-    builder.StartObject(6)
+    builder.StartObject(11)
 
 def Start(builder):
     SnapshotStart(builder)
@@ -134,6 +227,54 @@ def SnapshotStartEntitiesVector(builder, numElems):
 
 def StartEntitiesVector(builder, numElems):
     return SnapshotStartEntitiesVector(builder, numElems)
+
+def SnapshotAddBaselineTick(builder, baselineTick):
+    builder.PrependUint32Slot(6, baselineTick, 0)
+
+def AddBaselineTick(builder, baselineTick):
+    SnapshotAddBaselineTick(builder, baselineTick)
+
+def SnapshotAddRemoved(builder, removed):
+    builder.PrependUOffsetTRelativeSlot(7, flatbuffers.number_types.UOffsetTFlags.py_type(removed), 0)
+
+def AddRemoved(builder, removed):
+    SnapshotAddRemoved(builder, removed)
+
+def SnapshotStartRemovedVector(builder, numElems):
+    return builder.StartVector(4, numElems, 4)
+
+def StartRemovedVector(builder, numElems):
+    return SnapshotStartRemovedVector(builder, numElems)
+
+def SnapshotAddDeltas(builder, deltas):
+    builder.PrependUOffsetTRelativeSlot(8, flatbuffers.number_types.UOffsetTFlags.py_type(deltas), 0)
+
+def AddDeltas(builder, deltas):
+    SnapshotAddDeltas(builder, deltas)
+
+def SnapshotStartDeltasVector(builder, numElems):
+    return builder.StartVector(12, numElems, 4)
+
+def StartDeltasVector(builder, numElems):
+    return SnapshotStartDeltasVector(builder, numElems)
+
+def SnapshotAddStatus(builder, status):
+    builder.PrependStructSlot(9, flatbuffers.number_types.UOffsetTFlags.py_type(status), 0)
+
+def AddStatus(builder, status):
+    SnapshotAddStatus(builder, status)
+
+def SnapshotAddEvents(builder, events):
+    builder.PrependUOffsetTRelativeSlot(10, flatbuffers.number_types.UOffsetTFlags.py_type(events), 0)
+
+def AddEvents(builder, events):
+    SnapshotAddEvents(builder, events)
+
+def SnapshotStartEventsVector(builder, numElems):
+    return builder.StartVector(20, numElems, 4)
+
+def StartEventsVector(builder, numElems):
+    return SnapshotStartEventsVector(builder, numElems)
 
 def SnapshotEnd(builder):
     return builder.EndObject()
