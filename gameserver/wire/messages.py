@@ -1028,7 +1028,7 @@ class _Table:
             raise WireError("string is not valid UTF-8") from e
 
 
-def _struct_array(buf: bytes, start: int, count: int, dtype: np.dtype[np.void]) -> Any:
+def _struct_array(buf: bytes, start: int, count: int, dtype: np.dtype[Any]) -> Any:
     if count == 0:
         return np.zeros(0, dtype=dtype)
     return np.frombuffer(buf, dtype=dtype, count=count, offset=start).copy()
