@@ -68,7 +68,7 @@ async def run(settings: OperatorSettings) -> None:
 
 
 def main() -> None:
-    settings = OperatorSettings()  # type: ignore[call-arg]
+    settings = OperatorSettings()
     logging.basicConfig(
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s %(message)s",

@@ -99,7 +99,7 @@ def server_rows(
         rows.append(
             ServerStatus(
                 pod=name,
-                state=state,  # type: ignore[arg-type]
+                state=state,
                 players=beat.players if beat else 0,
                 capacity=beat.capacity if beat else 0,
                 tick_p99_ms=round(beat.tick_p99_ms, 2) if beat else 0.0,
