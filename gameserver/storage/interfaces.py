@@ -9,8 +9,9 @@ these protocols and never import a backend (import-linter checks it).
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from gameserver.storage.models import (
     Account,
@@ -20,6 +21,22 @@ from gameserver.storage.models import (
     Route,
     ServerHeartbeat,
 )
+from gameserver.storage.realmdata import (
+    Auction,
+    AuctionQuery,
+    EconomyAudit,
+    EconomySubject,
+    Guild,
+    GuildMember,
+    GuildRank,
+    Mail,
+    NewAuction,
+    NewMail,
+    Relation,
+    RelationKind,
+)
+
+T = TypeVar("T")
 
 
 class StorageError(Exception):
@@ -36,6 +53,10 @@ class StaleFence(StorageError):
 
 class Unavailable(StorageError):
     """The backend could not be reached within the operation's deadline."""
+
+
+class LimitReached(StorageError):
+    """A per-owner limit (friends, ignores) is full."""
 
 
 class NotFound(StorageError):
@@ -78,7 +99,137 @@ class CharacterStore(Protocol):
         ...
 
 
-class RealmDatabase(AccountStore, CharacterStore, Protocol):
+class RealmTx(Protocol):
+    """One open transaction over the realm's economy tables (see `EconomyStore.transact`).
+
+    Reads with `lock=True` hold the row until the transaction ends (PostgreSQL `FOR
+    UPDATE`; SQLite serialises whole transactions anyway), so two bids on one auction,
+    or two takes of one mail, run one after the other."""
+
+    async def subject(self, character_id: int, *, lock: bool = True) -> EconomySubject | None:
+        ...
+
+    async def write_subject(self, character_id: int, state: CharacterState, fence: int) -> None:
+        """Write the character's state like `save_character` (StaleFence, NotFound)."""
+        ...
+
+    async def character_id_by_name(self, name: str) -> tuple[int, str] | None:
+        """(id, stored name) of the character called `name` (casefolded match)."""
+        ...
+
+    async def insert_mail(self, mail: NewMail) -> int:
+        """Store a mail and its items (Conflict if an item uid is already held)."""
+        ...
+
+    async def mail(self, mail_id: int, *, lock: bool = True) -> Mail | None: ...
+
+    async def replace_mail(self, mail: Mail) -> None:
+        """Write every mutable field of `mail`, its items included (they replace the old
+        ones)."""
+        ...
+
+    async def delete_mail(self, mail_id: int) -> None:
+        """Delete a mail and whatever it still holds (callers empty it first)."""
+        ...
+
+    async def count_mail(self, recipient_id: int) -> int: ...
+
+    async def insert_auction(self, auction: NewAuction) -> int: ...
+    async def auction(self, auction_id: int, *, lock: bool = True) -> Auction | None: ...
+    async def set_bid(self, auction_id: int, bidder_id: int, bid: int) -> None: ...
+    async def delete_auction(self, auction_id: int) -> None:
+        """Delete an auction and its held item (callers have mailed the item on)."""
+        ...
+
+    async def count_auctions(self, seller_id: int) -> int: ...
+    async def add_sink(self, kind: str, amount: int) -> None:
+        """Record gold that left the economy on purpose (deposits kept, cuts)."""
+        ...
+
+
+class EconomyStore(Protocol):
+    """Mail and auctions: everything that holds gold or items outside a character."""
+
+    async def transact(self, fn: Callable[[RealmTx], Awaitable[T]]) -> T:
+        """Run `fn` in one transaction and commit; roll back if it raises.
+
+        `fn` may run more than once (PostgreSQL retries a transaction that lost a
+        deadlock or serialisation race), so it must do nothing outside `tx` but compute.
+        """
+        ...
+
+    async def list_mail(
+        self, recipient_id: int, offset: int, limit: int
+    ) -> tuple[list[Mail], int]:
+        """A page of the recipient's mail, newest first, and the total count."""
+        ...
+
+    async def mark_mail_read(self, mail_id: int, recipient_id: int) -> bool: ...
+
+    async def search_auctions(
+        self, query: AuctionQuery, now_ms: int
+    ) -> tuple[list[Auction], int]:
+        """A page of running auctions matching `query`, and how many match in all."""
+        ...
+
+    async def due_mail(self, now_ms: int, limit: int) -> list[int]:
+        """Ids of mail whose expiry time has passed."""
+        ...
+
+    async def due_auctions(self, now_ms: int, limit: int) -> list[int]:
+        """Ids of auctions whose end time has passed."""
+        ...
+
+    async def audit(self) -> EconomyAudit:
+        """Every coin and item of the realm, read in one consistent snapshot."""
+        ...
+
+
+class SocialStore(Protocol):
+    """Friends, ignore lists and guilds."""
+
+    async def add_relation(
+        self, owner_id: int, other_id: int, kind: RelationKind, limit: int
+    ) -> None:
+        """Conflict if it exists; `LimitReached` if the owner already has `limit`."""
+        ...
+
+    async def remove_relation(self, owner_id: int, other_id: int, kind: RelationKind) -> bool: ...
+    async def relations(self, owner_id: int, kind: RelationKind) -> list[Relation]: ...
+    async def related_to(self, other_id: int, kind: RelationKind) -> list[int]:
+        """Owners whose `kind` list holds `other_id` (whom to tell it came online)."""
+        ...
+
+    async def has_relation(self, owner_id: int, other_id: int, kind: RelationKind) -> bool: ...
+
+    async def create_guild(
+        self, name: str, leader_id: int, ranks: list[GuildRank], now_ms: int
+    ) -> Guild:
+        """Conflict if the name is taken or the leader is already in a guild."""
+        ...
+
+    async def get_guild(self, guild_id: int) -> Guild | None: ...
+    async def guild_member(self, character_id: int) -> GuildMember | None: ...
+    async def guild_members(self, guild_id: int) -> list[GuildMember]: ...
+    async def guild_ranks(self, guild_id: int) -> list[GuildRank]: ...
+    async def add_guild_member(
+        self, guild_id: int, character_id: int, rank: int, now_ms: int
+    ) -> None:
+        """Conflict if the character is already in a guild; NotFound if the guild is gone."""
+        ...
+
+    async def remove_guild_member(self, guild_id: int, character_id: int) -> bool: ...
+    async def set_member_rank(self, guild_id: int, character_id: int, rank: int) -> bool: ...
+    async def set_guild_leader(self, guild_id: int, old_leader: int, new_leader: int) -> None:
+        """Swap ranks (the new leader gets rank 0, the old one rank 1) in one transaction."""
+        ...
+
+    async def set_motd(self, guild_id: int, motd: str) -> None: ...
+    async def set_rank(self, guild_id: int, rank: GuildRank) -> None: ...
+    async def delete_guild(self, guild_id: int) -> None: ...
+
+
+class RealmDatabase(AccountStore, CharacterStore, EconomyStore, SocialStore, Protocol):
     """Everything durable. Mail, auctions, guilds and friends join here as they land."""
 
     async def migrate(self, target: int | None = None) -> int:

@@ -8,6 +8,7 @@ import pytest
 
 from gameserver.storage.interfaces import Conflict, NotFound, StaleFence
 from gameserver.storage.models import CharacterState, ItemStack
+from gameserver.storage.sqlite.database import MIGRATIONS
 
 from .support import Stores
 
@@ -109,5 +110,5 @@ async def test_save_and_fence(stores: Stores) -> None:
 
 
 async def test_schema_is_current(stores: Stores) -> None:
-    assert await stores.db.schema_version() == 2
-    assert await stores.db.migrate() == 2  # idempotent
+    assert await stores.db.schema_version() == len(MIGRATIONS)
+    assert await stores.db.migrate() == len(MIGRATIONS)  # idempotent

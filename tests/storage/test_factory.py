@@ -10,6 +10,7 @@ from gameserver.storage.factory import open_storage
 from gameserver.storage.interfaces import Unavailable
 from gameserver.storage.memory import MemoryHotState
 from gameserver.storage.sqlite import SqliteDatabase
+from gameserver.storage.sqlite.database import MIGRATIONS
 
 
 async def test_embedded_by_default(tmp_path: Path) -> None:
@@ -17,7 +18,7 @@ async def test_embedded_by_default(tmp_path: Path) -> None:
     try:
         assert isinstance(db, SqliteDatabase) and isinstance(hot, MemoryHotState)
         assert (tmp_path / "data" / "realm.sqlite3").exists()
-        assert await db.schema_version() == 2
+        assert await db.schema_version() == len(MIGRATIONS)
     finally:
         await hot.close()
         await db.close()
@@ -45,7 +46,7 @@ async def test_distributed_when_urls_given(pg_url: str, tmp_path: Path) -> None:
     db, hot = await open_storage(pg_url, REDIS_URL, tmp_path)
     try:
         assert isinstance(db, PostgresDatabase) and isinstance(hot, RedisHotState)
-        assert await db.schema_version() == 2
+        assert await db.schema_version() == len(MIGRATIONS)
         assert not (tmp_path / "realm.sqlite3").exists()
     finally:
         await hot.close()

@@ -13,6 +13,7 @@ from gameserver.storage.sqlite import SqliteDatabase
 from gameserver.storage.sqlite.database import MIGRATIONS as SQLITE_MIGRATIONS
 
 START = CharacterState(region="elwynn", x=3, y=4, gold=12)
+LATEST = len(SQLITE_MIGRATIONS)  # the newest schema version this build knows
 
 
 async def test_sqlite_upgrade_keeps_data(tmp_path: Path) -> None:
@@ -35,7 +36,7 @@ async def test_sqlite_upgrade_keeps_data(tmp_path: Path) -> None:
 
     db = await SqliteDatabase.open(path)  # migrates to current
     try:
-        assert await db.schema_version() == len(SQLITE_MIGRATIONS) == 2
+        assert await db.schema_version() == LATEST
         alice = await db.get_account_by_name("alice")
         assert alice is not None and alice.username == "Alice" and alice.last_login_at is None
         chars = await db.list_characters(alice.id)
@@ -46,7 +47,7 @@ async def test_sqlite_upgrade_keeps_data(tmp_path: Path) -> None:
     with sqlite3.connect(path) as raw:
         versions = [r[0] for r in raw.execute("SELECT version FROM schema_migrations")]
         indexes = {r[0] for r in raw.execute("SELECT name FROM sqlite_master WHERE type='index'")}
-    assert versions == [1, 2]
+    assert versions == list(range(1, LATEST + 1))
     assert "characters_account_id" in indexes
 
 
@@ -77,15 +78,17 @@ async def test_sqlite_failed_migration_rolls_back(
 
     broken = [
         *database.MIGRATIONS,
-        Migration(3, "0003_broken.sql", "CREATE TABLE half (id INTEGER);\nSELECT x FROM nowhere;"),
+        Migration(
+            LATEST + 1, "9999_broken.sql", "CREATE TABLE half (id INTEGER);\nSELECT x FROM nowhere;"
+        ),
     ]
     monkeypatch.setattr(database, "MIGRATIONS", broken)
     db = SqliteDatabase(tmp_path / "realm.sqlite3")
     await db.connect()
     try:
-        with pytest.raises(Exception, match="0003_broken"):
+        with pytest.raises(Exception, match="9999_broken"):
             await db.migrate()
-        assert await db.schema_version() == 2
+        assert await db.schema_version() == LATEST
     finally:
         await db.close()
     with sqlite3.connect(tmp_path / "realm.sqlite3") as raw:
@@ -130,14 +133,14 @@ async def test_postgres_upgrade_keeps_data(pg_factory: Callable[[], str]) -> Non
 
     db = await PostgresDatabase.open(url)
     try:
-        assert await db.schema_version() == 2
+        assert await db.schema_version() == LATEST
         alice = await db.get_account_by_name("ALICE")
         assert alice is not None and alice.last_login_at is None
         chars = await db.list_characters(alice.id)
         assert [(c.name, c.state, c.save_fence) for c in chars] == [("Thrall", START, 41)]
         await db.record_login(alice.id)
         # A second release starting at the same time finds nothing to do.
-        assert await db.migrate() == 2
+        assert await db.migrate() == LATEST
     finally:
         await db.close()
 
@@ -147,7 +150,7 @@ async def test_postgres_upgrade_keeps_data(pg_factory: Callable[[], str]) -> Non
         index = await raw.fetchval("SELECT to_regclass('characters_account_id') IS NOT NULL")
     finally:
         await raw.close()
-    assert versions == [1, 2] and index
+    assert versions == list(range(1, LATEST + 1)) and index
 
 
 async def test_postgres_concurrent_migrations(pg_factory: Callable[[], str]) -> None:
@@ -161,7 +164,7 @@ async def test_postgres_concurrent_migrations(pg_factory: Callable[[], str]) -> 
     for db in dbs:
         await db.connect()
     try:
-        assert await asyncio.gather(*(db.migrate() for db in dbs)) == [2, 2, 2, 2]
+        assert await asyncio.gather(*(db.migrate() for db in dbs)) == [LATEST] * 4
     finally:
         for db in dbs:
             await db.close()

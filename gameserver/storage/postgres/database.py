@@ -40,6 +40,7 @@ from gameserver.storage.interfaces import (
     Unavailable,
 )
 from gameserver.storage.models import Account, Character, CharacterState
+from gameserver.storage.postgres.realmdata import PostgresRealmData
 
 MIGRATIONS: list[Migration] = load_migrations("gameserver.storage.postgres")
 
@@ -97,7 +98,7 @@ def _character(row: Any) -> Character:
     )
 
 
-class PostgresDatabase:
+class PostgresDatabase(PostgresRealmData):
     """The distributed realm's `RealmDatabase`.
 
     `PostgresDatabase(dsn)` then `await db.connect()`, or `await PostgresDatabase.open(dsn)`

@@ -39,6 +39,7 @@ from gameserver.storage.interfaces import (
     Unavailable,
 )
 from gameserver.storage.models import Account, Character, CharacterState
+from gameserver.storage.sqlite.realmdata import SqliteRealmData
 
 MIGRATIONS: list[Migration] = load_migrations("gameserver.storage.sqlite")
 
@@ -79,7 +80,7 @@ def _character(row: sqlite3.Row) -> Character:
     )
 
 
-class SqliteDatabase:
+class SqliteDatabase(SqliteRealmData):
     """The embedded realm's `RealmDatabase`.
 
     `SqliteDatabase(path)` then `await db.connect()`, or `await SqliteDatabase.open(path)`
