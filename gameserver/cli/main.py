@@ -51,6 +51,15 @@ def gen_wire(
 app.add_typer(dev_app, name="dev")
 
 
+@app.command("operator")
+def operator_cmd() -> None:
+    """Run the Kubernetes operator for Realm and Region resources (configured by
+    environment variables; see docs/operator.md). The Helm chart runs this."""
+    from realm_operator.main import main as operator_main
+
+    operator_main()
+
+
 def main() -> None:
     """Run the CLI; usage errors are one line (`realm: error: ...`), not a traceback."""
     try:

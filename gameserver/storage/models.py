@@ -104,6 +104,9 @@ class ServerHeartbeat(Frozen):
     tick_p50_ms: float = 0.0
     tick_p99_ms: float = 0.0
     tick_rate_hz: float = 0.0
+    # True when every character on the server has been saved since it last changed hands
+    # (a draining server past its drain timeout may be deleted only if this holds).
+    saved: bool = False
     sent_at_ms: int = 0
 
 
