@@ -217,3 +217,10 @@ DESIRED_SERVERS = Gauge(
     ["realm", "region"],
     registry=REGISTRY,
 )
+REGION_SERVERS = Gauge(
+    "realm_region_servers",
+    "Region server pods the operator manages, by state (Starting, Ready, Draining): "
+    "the actual side of desired vs actual.",
+    ["realm", "region", "state"],
+    registry=REGISTRY,
+)

@@ -114,6 +114,8 @@ class RcmServer(asyncio.DatagramProtocol):
         self._bytes_out = metrics.BYTES_OUT.labels(*self._labels)
         self._pkts_in = metrics.PACKETS_IN.labels(*self._labels)
         self._pkts_out = metrics.PACKETS_OUT.labels(*self._labels)
+        for reason in DropReason:  # every reason at 0, so rate() counts the first drop
+            metrics.PACKETS_DROPPED.labels(*self._labels, reason.value)
 
     # --- asyncio glue --------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:

@@ -111,6 +111,10 @@ class RegionServer:
         self._labels = (realm, region.name, server_id)
         metrics.TICK_TARGET.labels(*self._labels).set(tick_rate)
         metrics.SERVER_CAPACITY.labels(*self._labels).set(capacity)
+        # Series exist from the start (at 0), so dashboards and rate()-based alerts see an
+        # idle server and count its first overrun.
+        metrics.PLAYERS.labels(*self._labels).set(0)
+        metrics.TICK_OVERRUNS.labels(*self._labels)
 
     # --- players -----------------------------------------------------------------------
     @property

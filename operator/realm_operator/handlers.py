@@ -216,6 +216,9 @@ def register(registry: kopf.OperatorRegistry, ctx: OperatorContext) -> None:
         )
         owner = _owner("Region", body)
         signals = await ctx.signals(namespace, parsed.realm_ref, realm_spec)
+        # The error series exists (at 0) from the first pass, so error ratios and alerts
+        # count the first failure instead of waiting for a second one.
+        metrics.OPERATOR_RECONCILES.labels(parsed.realm_ref, "Region", "error")
         try:
             result = await regions.tick(ctx.api, signals, owner, parsed, realm, status, now)
         except Exception:

@@ -170,6 +170,12 @@ async def tick(
     result.status = region_status(
         fleet, decision, previous, now, queue_demand, next_ordinal, drains, result
     )
+    # The actual side of desired vs actual: every state set each pass, so a state that
+    # empties drops to 0 instead of keeping its last count.
+    rows = result.status.get("servers", [])
+    for state in ServerState:
+        count = sum(1 for row in rows if row["state"] == state.value)
+        metrics.REGION_SERVERS.labels(realm.name, owner.name, state.value).set(count)
     return result
 
 
