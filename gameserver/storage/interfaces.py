@@ -9,10 +9,11 @@ these protocols and never import a backend (import-linter checks it).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Protocol, TypeVar
 
+from gameserver.storage.loginqueue import AdmissionRate, Admitted, LoginResult
 from gameserver.storage.models import (
     Account,
     Character,
@@ -302,5 +303,67 @@ class ServerRegistry(Protocol):
     async def drain_requested(self, realm: str, server_id: str) -> bool: ...
 
 
-class HotState(LeaseStore, CheckpointStore, RouteStore, ServerRegistry, Protocol):
+class LoginQueueStore(Protocol):
+    """The realm's seats and login queue (see `gameserver.storage.loginqueue`).
+
+    A seat is held per account from admission until its RCM session closes; an admitted
+    player who never connects loses the seat after `pending_ttl_ms`. Every decision that
+    reads seats, the queue and the rate bucket and then writes them is atomic. Positions
+    are 1-based ranks of ever-growing tickets, answered in O(log n) at any queue length.
+    """
+
+    async def queue_login(
+        self, realm: str, account_id: int, limit: int, rate: AdmissionRate, pending_ttl_ms: int
+    ) -> LoginResult:
+        """Admit the account now (a seat below `limit`, a token in the bucket, nobody
+        waiting ahead in its lane) or queue it. A live grace entry is consumed and puts the
+        ticket ahead of every ordinary one. Idempotent: an account already queued keeps its
+        ticket, one already seated is admitted on the `seated` path."""
+        ...
+
+    async def admit_queued(
+        self, realm: str, limit: int, rate: AdmissionRate, pending_ttl_ms: int, max_n: int
+    ) -> list[Admitted]:
+        """Take up to `admission_budget(...)` players from the head of the queue and give
+        them pending seats; each is also appended to the admissions log."""
+        ...
+
+    async def queue_positions(self, realm: str, account_ids: Sequence[int]) -> list[int | None]:
+        """Each account's 1-based place in the queue, None if it is not queued."""
+        ...
+
+    async def queue_length(self, realm: str) -> int: ...
+
+    async def leave_queue(self, realm: str, account_id: int) -> bool: ...
+
+    async def confirm_seat(self, realm: str, account_id: int) -> bool:
+        """The account's RCM session opened: its seat no longer expires. False if it held
+        no seat."""
+        ...
+
+    async def release_seat(self, realm: str, account_id: int, grace_ms: int) -> bool:
+        """Free the account's seat; with `grace_ms > 0` it may re-enter ahead of the queue
+        until then. False if it held no seat (no grace is granted then)."""
+        ...
+
+    async def holds_seat(self, realm: str, account_id: int) -> bool: ...
+
+    async def seats_in_use(self, realm: str) -> int: ...
+
+    async def admission_cursor(self, realm: str) -> str:
+        """Where the admissions log ends now (read on from here with `admissions_since`)."""
+        ...
+
+    async def admissions_since(
+        self, realm: str, cursor: str, limit: int = 1000
+    ) -> tuple[list[Admitted], str]:
+        """Admissions logged after `cursor`, oldest first, and the cursor to read on from.
+        The log is bounded (the oldest entries are trimmed); every gateway tails it to
+        hand grants to the waiters it holds, whichever gateway admitted them."""
+        ...
+
+
+class HotState(
+    LeaseStore, CheckpointStore, RouteStore, ServerRegistry, LoginQueueStore, Protocol
+):
     async def close(self) -> None: ...

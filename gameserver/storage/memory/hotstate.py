@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from gameserver.storage._common import OpMetrics, timed, wall_clock_ms
 from gameserver.storage.interfaces import StaleFence
+from gameserver.storage.memory.loginqueue import MemoryLoginQueue, RealmQueue
 from gameserver.storage.models import CharacterState, Lease, Route, ServerHeartbeat
 
 
@@ -26,7 +27,7 @@ class _Beat:
     expires_at_ms: int
 
 
-class MemoryHotState:
+class MemoryHotState(MemoryLoginQueue):
     """The embedded realm's `HotState`. `clock` returns milliseconds; the default is wall
     time advanced by the monotonic clock (see `wall_clock_ms`)."""
 
@@ -40,6 +41,7 @@ class MemoryHotState:
         self._beats: dict[tuple[str, str], _Beat] = {}
         self._drains: set[tuple[str, str]] = set()
         self._metrics = OpMetrics(realm, "memory")
+        self._login_queues: dict[str, RealmQueue] = {}  # see MemoryLoginQueue
 
     async def close(self) -> None:
         """Nothing to release; present so the realm closes every store the same way."""

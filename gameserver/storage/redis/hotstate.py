@@ -44,6 +44,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from gameserver.storage._common import OpMetrics, dump_state, load_state, timed
 from gameserver.storage.interfaces import StaleFence, Unavailable
 from gameserver.storage.models import CharacterState, Lease, Route, ServerHeartbeat
+from gameserver.storage.redis.loginqueue import RedisLoginQueue
 
 T = TypeVar("T")
 
@@ -111,7 +112,7 @@ def describe_url(url: str) -> str:
     return f"{parts.hostname or 'localhost'}:{parts.port or 6379}"
 
 
-class RedisHotState:
+class RedisHotState(RedisLoginQueue):
     """The distributed realm's `HotState`.
 
     `await RedisHotState.open(url, prefix="realm:")` pings Redis first and raises
@@ -143,6 +144,7 @@ class RedisHotState:
         self._put_checkpoint = self._client.register_script(_PUT_CHECKPOINT)
         self._servers = self._client.register_script(_SERVERS)
         self._metrics = OpMetrics(realm, "redis")
+        self._init_login_queue()
 
     @classmethod
     async def open(
