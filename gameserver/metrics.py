@@ -198,6 +198,32 @@ CHARACTER_SAVES = Counter(
     registry=REGISTRY,
 )
 
+# --- realm-wide actions (RWAM) -----------------------------------------------------
+RWAM_ACTIONS = Counter(
+    "realm_rwam_actions_total",
+    "Realm-wide actions (mail, auction, chat, party, guild...), by operation and result code.",
+    ["realm", "op", "result"],
+    registry=REGISTRY,
+)
+ECONOMY_TRANSACTIONS = Counter(
+    "realm_economy_transactions_total",
+    "Committed transactions that moved a character's gold or items.",
+    ["realm"],
+    registry=REGISTRY,
+)
+CHAT_MESSAGES = Counter(
+    "realm_chat_messages_total",
+    "Chat messages delivered, by channel kind (say, yell, whisper, party, guild...).",
+    ["realm", "channel"],
+    registry=REGISTRY,
+)
+ECONOMY_EXPIRED = Counter(
+    "realm_economy_expired_total",
+    "Mail returned or deleted and auctions closed by the expiry timer.",
+    ["realm", "kind"],
+    registry=REGISTRY,
+)
+
 # --- operator -----------------------------------------------------------------------
 OPERATOR_RECONCILES = Counter(
     "realm_operator_reconciles_total",

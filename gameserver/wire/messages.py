@@ -105,6 +105,7 @@ from gameserver.wire.structs import (
 )
 
 __all__ = [
+    "BODY_MAX",
     "MAX_ACKS",
     "MAX_CHARACTERS",
     "NAME_MAX",
@@ -126,9 +127,12 @@ __all__ = [
     "Logout",
     "LogoutResult",
     "Message",
+    "Notice",
     "Ping",
     "Pong",
     "Respawn",
+    "RwamRequest",
+    "RwamResult",
     "SetAutoAttack",
     "Snapshot",
     "SnapshotAck",
@@ -142,6 +146,8 @@ __all__ = [
 NAME_MAX = 256
 #: Cap, in UTF-8 bytes, for free text (error messages, disconnect reasons).
 TEXT_MAX = 1024
+#: Cap, in UTF-8 bytes, for the JSON body of realm-wide action requests, results and notices.
+BODY_MAX = 1024
 #: Most characters one CharacterList may carry (bounds decode work per datagram).
 MAX_CHARACTERS = 64
 #: Most acks one envelope may carry (the reliable channel sends at most this many).
@@ -411,6 +417,32 @@ class SnapshotAck:
     tick: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class RwamRequest:
+    """Client -> server: a realm-wide action (`op`) with its JSON arguments, reliable."""
+
+    op: str = ""
+    body: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RwamResult:
+    """Server -> client: the answer to an `RwamRequest` (`code` says why not, when not ok)."""
+
+    ok: bool = False
+    code: str = ""
+    message: str = ""
+    body: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """Server -> client: an unsolicited realm event (chat line, new mail, invitation)."""
+
+    kind: str = ""
+    body: str = ""
+
+
 Message: TypeAlias = (
     Hello
     | Welcome
@@ -433,6 +465,9 @@ Message: TypeAlias = (
     | SetAutoAttack
     | Respawn
     | SnapshotAck
+    | RwamRequest
+    | RwamResult
+    | Notice
 )
 
 
@@ -794,6 +829,46 @@ def _enc_disconnect(b: _Builder, m: Disconnect) -> int:
     return off
 
 
+def _enc_rwam_request(b: _Builder, m: RwamRequest) -> int:
+    op = _string(b, m.op, NAME_MAX)
+    body = _string(b, m.body, BODY_MAX)
+    b.StartObject(2)
+    if op:
+        b.PrependUOffsetTRelativeSlot(0, op, 0)
+    if body:
+        b.PrependUOffsetTRelativeSlot(1, body, 0)
+    off: int = b.EndObject()
+    return off
+
+
+def _enc_rwam_result(b: _Builder, m: RwamResult) -> int:
+    code = _string(b, m.code, NAME_MAX)
+    message = _string(b, m.message, TEXT_MAX)
+    body = _string(b, m.body, BODY_MAX)
+    b.StartObject(4)
+    if code:
+        b.PrependUOffsetTRelativeSlot(1, code, 0)
+    if message:
+        b.PrependUOffsetTRelativeSlot(2, message, 0)
+    if body:
+        b.PrependUOffsetTRelativeSlot(3, body, 0)
+    b.PrependBoolSlot(0, m.ok, False)
+    off: int = b.EndObject()
+    return off
+
+
+def _enc_notice(b: _Builder, m: Notice) -> int:
+    kind = _string(b, m.kind, NAME_MAX)
+    body = _string(b, m.body, BODY_MAX)
+    b.StartObject(2)
+    if kind:
+        b.PrependUOffsetTRelativeSlot(0, kind, 0)
+    if body:
+        b.PrependUOffsetTRelativeSlot(1, body, 0)
+    off: int = b.EndObject()
+    return off
+
+
 _Encoder: TypeAlias = Callable[[_Builder, Any], int]
 
 _ENCODERS: dict[type, tuple[int, _Encoder]] = {
@@ -818,6 +893,9 @@ _ENCODERS: dict[type, tuple[int, _Encoder]] = {
     SetAutoAttack: (MessageType.SetAutoAttack, _enc_set_auto_attack),
     Respawn: (MessageType.Respawn, _enc_empty),
     SnapshotAck: (MessageType.SnapshotAck, _enc_snapshot_ack),
+    RwamRequest: (MessageType.RwamRequest, _enc_rwam_request),
+    RwamResult: (MessageType.RwamResult, _enc_rwam_result),
+    Notice: (MessageType.Notice, _enc_notice),
 }
 
 
@@ -1174,6 +1252,23 @@ def _dec_snapshot_ack(t: _Table) -> SnapshotAck:
     return SnapshotAck(tick=t.u32(0))
 
 
+def _dec_rwam_request(t: _Table) -> RwamRequest:
+    return RwamRequest(op=t.string(0, NAME_MAX), body=t.string(1, BODY_MAX))
+
+
+def _dec_rwam_result(t: _Table) -> RwamResult:
+    return RwamResult(
+        ok=t.boolean(0),
+        code=t.string(1, NAME_MAX),
+        message=t.string(2, TEXT_MAX),
+        body=t.string(3, BODY_MAX),
+    )
+
+
+def _dec_notice(t: _Table) -> Notice:
+    return Notice(kind=t.string(0, NAME_MAX), body=t.string(1, BODY_MAX))
+
+
 def _dec_error(t: _Table) -> Error:
     return Error(code=t.string(0, NAME_MAX), message=t.string(1, TEXT_MAX))
 
@@ -1204,6 +1299,9 @@ _DECODERS: dict[int, Callable[[_Table], Message]] = {
     MessageType.SetAutoAttack: _dec_set_auto_attack,
     MessageType.Respawn: _dec_respawn,
     MessageType.SnapshotAck: _dec_snapshot_ack,
+    MessageType.RwamRequest: _dec_rwam_request,
+    MessageType.RwamResult: _dec_rwam_result,
+    MessageType.Notice: _dec_notice,
 }
 
 

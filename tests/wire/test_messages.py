@@ -78,6 +78,10 @@ ALL_MESSAGES: list[m.Message] = [
     m.SetAutoAttack(enabled=True, target=12),
     m.Respawn(),
     m.SnapshotAck(tick=2**32 - 1),
+    m.RwamRequest(op="mail.send", body='{"to":"Jaina","subject":"hi \u00e9"}'),
+    m.RwamResult(ok=True, code="", message="", body='{"id":7}'),
+    m.RwamResult(ok=False, code="not_enough_gold", message="you have 3 gold"),
+    m.Notice(kind="chat", body='{"from":"Thrall","text":"lok\'tar"}'),
 ]
 
 
@@ -208,6 +212,12 @@ def _from_generated(name: str, a: Any) -> m.Message:
             return m.SetAutoAttack(a.Enabled(), a.Target())
         case "SnapshotAck":
             return m.SnapshotAck(a.Tick())
+        case "RwamRequest":
+            return m.RwamRequest(_s(a.Op()), _s(a.Body()))
+        case "RwamResult":
+            return m.RwamResult(a.Ok(), _s(a.Code()), _s(a.Message()), _s(a.Body()))
+        case "Notice":
+            return m.Notice(_s(a.Kind()), _s(a.Body()))
         case _:
             msg: m.Message = getattr(m, name)()
             return msg

@@ -25,3 +25,6 @@ class Message(object):
     SetAutoAttack = 19
     Respawn = 20
     SnapshotAck = 21
+    RwamRequest = 22
+    RwamResult = 23
+    Notice = 24
