@@ -7,20 +7,35 @@ server's position (reconciliation). When the server agreed, nothing visibly chan
 it corrected (a speed clamp, a wall, a knockback), the client ends up where the server says,
 plus the moves the server has not seen yet.
 
+A knockback is the server moving the character on its own: snapshots flag it
+(`FLAG_KNOCKBACK` on `you`), and while it lasts the predictor takes the server's position
+as it is, drops the moves it had predicted (the server drops them too) and predicts no new
+ones, so the correction is accepted instead of fought.
+
 Other entities are drawn slightly in the past, between the two snapshots that bracket the
 render time (interpolation), so they move smoothly despite 20 Hz updates and jitter.
+
+`DeltaView` rebuilds the full entity set from delta snapshots: it keeps the view of each
+recent tick and applies a snapshot to the view of its baseline tick with exactly the
+server's arithmetic (`structs.dequantise_position`), so both sides agree bit for bit.
 """
 
 from __future__ import annotations
 
 import math
-from collections import deque
+from collections import OrderedDict, deque
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from gameserver.wire.structs import INPUT_FRAME_DTYPE
+from gameserver.wire.structs import (
+    ENTITY_STATE_DTYPE,
+    INPUT_FRAME_DTYPE,
+    dequantise_facing,
+    dequantise_position,
+)
 
 
 @dataclass(slots=True)
@@ -40,10 +55,14 @@ class Predictor:
         self._recent: deque[tuple[int, int, float, float, float]] = deque(maxlen=8)
         self.corrections = 0
         self.last_error = 0.0
+        self.forced = False  # a knockback is moving us: predict nothing
+        self.knockbacks = 0
 
     def move(self, dir_x: float, dir_y: float, dt_s: float, speed: float | None = None) -> None:
         """Advance one frame in a direction (normalised here) at `speed` (max speed by
         default; a cheat passes more, and the server clamps it)."""
+        if self.forced:
+            return
         norm = math.hypot(dir_x, dir_y)
         v = self.max_speed if speed is None else speed
         dx = dir_x / norm * v * dt_s if norm else 0.0
@@ -65,11 +84,24 @@ class Predictor:
             out[i] = (seq, dt_ms, 0, dx, dy, facing)
         return out
 
-    def reconcile(self, last_input_seq: int, server_x: float, server_y: float, corrected: bool) -> float:
-        """Rebase on the server's position; returns how far the prediction was off."""
+    def reconcile(
+        self,
+        last_input_seq: int,
+        server_x: float,
+        server_y: float,
+        corrected: bool,
+        knockback: bool = False,
+    ) -> float:
+        """Rebase on the server's position; returns how far the prediction was off. With
+        `knockback`, the server is driving: take its position as it is."""
         if last_input_seq < self.acked_seq:
             return 0.0  # an older snapshot arriving late
         self.acked_seq = last_input_seq
+        if knockback and not self.forced:
+            self.knockbacks += 1
+        self.forced = knockback
+        if knockback:
+            self.pending.clear()
         while self.pending and self.pending[0].seq <= last_input_seq:
             self.pending.popleft()
         x, y = server_x, server_y
@@ -108,7 +140,57 @@ class Interpolator:
             if t0 <= t <= t1:
                 w = (t - t0) / (t1 - t0) if t1 > t0 else 1.0
                 return {
-                    eid: (ax + (b[eid][0] - ax) * w, ay + (b[eid][1] - ay) * w) if eid in b else (ax, ay)
+                    eid: (ax + (b[eid][0] - ax) * w, ay + (b[eid][1] - ay) * w)
+                    if eid in b
+                    else (ax, ay)
                     for eid, (ax, ay) in a.items()
                 }
         return dict(frames[-1][1])
+
+
+class DeltaView:
+    """The entity set a client knows, rebuilt from delta snapshots (see module doc)."""
+
+    def __init__(self, keep: int = 64) -> None:
+        self.keep = keep
+        self.views: OrderedDict[int, npt.NDArray[np.void]] = OrderedDict()
+        self.latest_tick = 0
+        self.missing_baseline = 0
+
+    def apply(
+        self, tick: int, baseline_tick: int, entities: Any, removed: Any, deltas: Any
+    ) -> npt.NDArray[np.void] | None:
+        """The full view at `tick` (sorted by id), or None if the baseline is unknown (the
+        snapshot is then ignored and not acknowledged; the server falls back to an older
+        baseline or a full snapshot)."""
+        if baseline_tick:
+            base = self.views.get(baseline_tick)
+            if base is None:
+                self.missing_baseline += 1
+                return None
+        else:
+            base = np.zeros(0, dtype=ENTITY_STATE_DTYPE)
+        cur = base[~np.isin(base["id"], removed)] if len(removed) else base.copy()
+        if len(deltas):
+            idx = np.searchsorted(cur["id"], deltas["id"])
+            idx = np.minimum(idx, max(0, len(cur) - 1))
+            ok = (
+                (len(cur) > 0) & (cur["id"][idx] == deltas["id"])
+                if len(cur)
+                else np.zeros(len(deltas), bool)
+            )
+            idx, d = idx[ok], deltas[ok]
+            cur["x"][idx] = dequantise_position(cur["x"][idx], d["dx"])
+            cur["y"][idx] = dequantise_position(cur["y"][idx], d["dy"])
+            cur["facing"][idx] = dequantise_facing(d["facing"])
+            cur["health_pct"][idx] = d["health_pct"]
+            cur["flags"][idx] = d["flags"]
+            cur["level"][idx] = d["level"]
+        if len(entities):
+            cur = np.concatenate([cur[~np.isin(cur["id"], entities["id"])], entities])
+            cur = cur[np.argsort(cur["id"], kind="stable")]
+        self.views[tick] = cur
+        while len(self.views) > self.keep:
+            self.views.popitem(last=False)
+        self.latest_tick = max(self.latest_tick, tick)
+        return cur

@@ -60,4 +60,52 @@ class Grid:
         d2 = (self._x[idx] - x) ** 2 + (self._y[idx] - y) ** 2
         near = d2 <= radius * radius
         idx, d2 = idx[near], d2[near]
-        return self._slots[idx[np.argsort(d2, kind="stable")]]
+        out: npt.NDArray[np.intp] = self._slots[idx[np.argsort(d2, kind="stable")]]
+        return out
+
+    def pairs(
+        self,
+        qx: npt.NDArray[np.floating],
+        qy: npt.NDArray[np.floating],
+        radius: float | npt.NDArray[np.floating],
+        max_per_query: int | None = None,
+    ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp], npt.NDArray[np.float32]]:
+        """For each query point i, the indexed entities within `radius` (a scalar, or one
+        radius per query, each at most the cell size): returns (query index, slot, squared
+        distance), grouped by query in order and nearest first within a query, at most
+        `max_per_query` per query."""
+        n = len(qx)
+        empty = (np.zeros(0, np.intp), np.zeros(0, np.intp), np.zeros(0, np.float32))
+        if n == 0 or len(self._keys) == 0:
+            return empty
+        cx = self._cell(qx)
+        cy = self._cell(qy)
+        off = np.array([dx * _KEY_SPAN + dy for dx in (-1, 0, 1) for dy in (-1, 0, 1)], np.int64)
+        keys = (cx * _KEY_SPAN + cy)[:, None] + off[None, :]
+        flat = keys.ravel()
+        lo = np.searchsorted(self._keys, flat, side="left")
+        hi = np.searchsorted(self._keys, flat, side="right")
+        cnt = hi - lo
+        total = int(cnt.sum())
+        if total == 0:
+            return empty
+        qi = np.repeat(np.repeat(np.arange(n, dtype=np.intp), 9), cnt)
+        run_start = np.repeat(np.cumsum(cnt) - cnt, cnt)
+        idx = np.repeat(lo, cnt) + (np.arange(total) - run_start)
+        ddx = self._x[idx] - np.asarray(qx, np.float32)[qi]
+        ddy = self._y[idx] - np.asarray(qy, np.float32)[qi]
+        d2 = ddx * ddx + ddy * ddy
+        r = np.asarray(radius, dtype=np.float32)
+        r2 = r * r if r.ndim == 0 else (r * r)[qi]
+        near = d2 <= r2
+        qi, idx, d2 = qi[near], idx[near], d2[near]
+        order = np.lexsort((d2, qi))
+        qi, idx, d2 = qi[order], idx[order], d2[order]
+        if max_per_query is not None and len(qi):
+            first = np.ones(len(qi), dtype=bool)
+            first[1:] = qi[1:] != qi[:-1]
+            start = np.maximum.accumulate(np.where(first, np.arange(len(qi)), 0))
+            rank = np.arange(len(qi)) - start
+            keep = rank < max_per_query
+            qi, idx, d2 = qi[keep], idx[keep], d2[keep]
+        return qi, self._slots[idx], d2

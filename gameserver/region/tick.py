@@ -1,108 +1,177 @@
 """The tick: one pure simulation step of a region shard.
 
 `step(shard, now_ms)` runs fixed phases in order and never reads the wall clock, sleeps or
-does I/O; the driver (driver.py) owns time and sockets. Given the same shard state, inputs
-and `now_ms`, it produces the same state and the same snapshots.
+does I/O; the driver (driver.py) owns time and sockets. Randomness comes only from the
+shard's seeded generator. Given the same shard state, inputs and `now_ms`, it produces the
+same state and the same snapshots (tests/region/test_determinism.py).
 
 Phases:
-  1. movement  - apply each player's queued input frames through the movement checks
-  2. interest  - rebuild the area-of-interest grid from the new positions
-  3. replicate - one snapshot per player: itself, the inputs it has acked, nearby entities
+  1. spawns    - NPCs whose respawn timer is up appear; old corpses go
+  2. commands  - each player's queued combat commands (casts, auto-attack, respawn, acks)
+  3. movement  - every player's input frames through the movement checks at once; casts of
+                 players who moved are interrupted; anti-cheat escalates (correct, kick)
+  4. forced    - server-driven displacement (knockbacks)
+  5. interest  - rebuild the area-of-interest grid and the living-player grid
+  6. AI        - the NPC state machine, then encounter scripts
+  7. combat    - casts that finish, swings whose timer is up, deaths and rewards
+  8. status    - replicated flags, regeneration
+  9. replicate - events to their players, one delta snapshot per player within its budget
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import logging
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
-from gameserver.region.aoi import Grid
-from gameserver.region.movement import MoveRules, MoverState, apply_frames
-from gameserver.region.world import World
-from gameserver.wire.messages import Envelope, Snapshot, encode
-from gameserver.world.map import RegionDef
+from gameserver.region import anticheat as ac
+from gameserver.region import combat, npc, snapshots
+from gameserver.region.movement import (
+    DEAD,
+    FORCED,
+    FREE,
+    ROOTED,
+    STUNNED,
+    MoverState,
+    MoveRules,
+    apply_batch,
+)
+from gameserver.region.shard import PlayerLink, Shard, SnapshotConfig
+from gameserver.region.world import NEVER
+from gameserver.wire.messages import Message
+from gameserver.wire.structs import FLAG_DEAD
 
-# A snapshot must fit one datagram (1200 bytes): 20 bytes per entity plus headers.
-MAX_SNAPSHOT_ENTITIES = 48
+log = logging.getLogger(__name__)
 
-
-@dataclass(slots=True)
-class PlayerLink:
-    """What the shard keeps per player besides its columns in the world."""
-
-    character_id: int
-    conn_id: int
-    eid: int
-    mover: MoverState
-    pending: list[npt.NDArray[np.void]] = field(default_factory=list)
-    corrected: bool = False
-
-
-@dataclass(slots=True)
-class Shard:
-    region: RegionDef
-    rules: MoveRules
-    world: World = field(default_factory=World)
-    grid: Grid = field(init=False)
-    players: dict[int, PlayerLink] = field(default_factory=dict)  # by eid
-    tick: int = 0
-
-    def __post_init__(self) -> None:
-        self.grid = Grid(self.region.aoi_radius)
+MAX_DT_MS = 250
+MAX_COMMANDS = 16  # per player per tick; more is a flood and is dropped
 
 
 @dataclass(frozen=True, slots=True)
 class StepResult:
     snapshots: list[tuple[int, bytes]]  # (conn_id, encoded envelope)
     detections: list[tuple[int, str]]  # (character_id, kind)
-
+    kicks: list[tuple[int, str]]  # (character_id, reason): the server removes these players
 
 
 def step(shard: Shard, now_ms: int) -> StepResult:
+    dt_ms = 50 if shard.last_now_ms is None else min(MAX_DT_MS, max(0, now_ms - shard.last_now_ms))
+    shard.last_now_ms = now_ms
     shard.tick += 1
-    world = shard.world
-    detections: list[tuple[int, str]] = []
+    w = shard.world
 
-    # 1. movement
-    for eid, link in shard.players.items():
-        if not link.pending:
-            continue
-        frames = link.pending[0] if len(link.pending) == 1 else np.concatenate(link.pending)
+    # 1. spawns
+    combat.spawn_npcs(shard, now_ms)
+
+    # 2. commands
+    for link in shard.players.values():
+        if link.commands:
+            cmds, link.commands = link.commands[:MAX_COMMANDS], []
+            for msg in cmds:
+                combat.handle_command(shard, link, msg, now_ms)
+
+    # 3. movement
+    detections = _movement(shard, now_ms)
+    kicks: list[tuple[int, str]] = []
+    by_link: dict[int, list[str]] = {}
+    for cid, kind in detections:
+        by_link.setdefault(cid, []).append(kind)
+    for link in shard.players.values():
+        kinds = by_link.get(link.character_id, [])
+        verdict = ac.assess(link.cheat, kinds, now_ms, shard.policy)
+        if verdict is ac.Verdict.KICK and link.kick is None:
+            link.kick = f"kicked by anti-cheat ({', '.join(sorted(set(kinds)))})"
+            kicks.append((link.character_id, link.kick))
+
+    # 4. forced movement
+    combat.forced_movement(shard, now_ms, dt_ms)
+
+    # 5. interest
+    active = w.active_slots()
+    shard.grid.build(active, w.x, w.y)
+    npc.build_player_grid(shard)
+
+    # 6. AI
+    npc.run_ai(shard, now_ms, dt_ms)
+    combat.run_scripts(shard, now_ms)
+
+    # 7. combat
+    combat.finish_casts(shard, now_ms)
+    combat.auto_attacks(shard, now_ms)
+
+    # 8. status
+    combat.refresh_flags(shard, now_ms)
+    combat.regenerate(shard, now_ms)
+
+    # 9. replicate
+    snapshots.queue_events(shard)
+    every = max(1, shard.snapshots.every)
+    links = [link for link in shard.players.values() if (link.eid + shard.tick) % every == 0]
+    slots = np.fromiter((w.slot(link.eid) for link in links), dtype=np.intp, count=len(links))
+    out = snapshots.build(shard, now_ms, links, slots, w.states())
+    return StepResult(out, detections, kicks)
+
+
+def _movement(shard: Shard, now_ms: int) -> list[tuple[int, str]]:
+    w = shard.world
+    movers = [link for link in shard.players.values() if link.pending]
+    if not movers:
+        return []
+    parts: list[npt.NDArray[np.void]] = []
+    counts: list[int] = []
+    for link in movers:
+        batch = link.pending[0] if len(link.pending) == 1 else np.concatenate(link.pending)
         link.pending.clear()
-        s = world.slot(eid)
-        out = apply_frames(
-            float(world.x[s]), float(world.y[s]), float(world.facing[s]),
-            frames, link.mover, shard.rules, shard.region.bounds, now_ms,
-        )
-        world.x[s], world.y[s], world.facing[s] = out.x, out.y, out.facing
-        if out.corrected:
-            link.corrected = True
-            detections.extend((link.character_id, k) for k in out.detections)
-
-    # 2. interest
-    active = world.active_slots()
-    shard.grid.build(active, world.x, world.y)
-
-    # 3. replicate
-    states = world.states()
-    radius = shard.region.aoi_radius
-    snapshots: list[tuple[int, bytes]] = []
-    for eid, link in shard.players.items():
-        s = world.slot(eid)
-        near = shard.grid.query(float(world.x[s]), float(world.y[s]), radius)
-        near = near[near != s][:MAX_SNAPSHOT_ENTITIES]
-        snap = Snapshot(
-            tick=shard.tick,
-            last_input_seq=link.mover.last_seq,
-            server_time_ms=now_ms,
-            corrected=link.corrected,
-            you=states[s],
-            entities=states[near],
-        )
-        link.corrected = False
-        snapshots.append((link.conn_id, encode(Envelope(msg=snap))))
-    return StepResult(snapshots, detections)
+        parts.append(batch)
+        counts.append(len(batch))
+    frames = np.concatenate(parts) if len(parts) > 1 else parts[0]
+    owner = np.repeat(np.arange(len(movers), dtype=np.intp), counts)
+    slots = np.fromiter((w.slot(link.eid) for link in movers), dtype=np.intp, count=len(movers))
+    grace = shard.rules.immobile_grace_ms
+    dead = (w.flags[slots] & FLAG_DEAD) != 0
+    forced = w.kb_until[slots] != NEVER
+    stunned = w.stun_until[slots] > now_ms
+    rooted = w.root_until[slots] > now_ms
+    blocker = np.select(
+        [dead, forced, stunned, rooted], [DEAD, FORCED, STUNNED, ROOTED], default=FREE
+    ).astype(np.uint8)
+    since = np.select(
+        [dead, stunned, rooted], [w.dead_at[slots], w.stun_from[slots], w.root_from[slots]], now_ms
+    )
+    count_blocked = now_ms - since >= grace
+    res = apply_batch(
+        frames,
+        owner,
+        w.x[slots].astype(np.float64),
+        w.y[slots].astype(np.float64),
+        w.facing[slots].astype(np.float64),
+        np.fromiter((link.mover.last_seq for link in movers), np.int64, len(movers)),
+        np.fromiter((link.mover.client_ms for link in movers), np.int64, len(movers)),
+        np.fromiter((link.mover.joined_at_ms for link in movers), np.int64, len(movers)),
+        blocker,
+        count_blocked,
+        shard.rules,
+        shard.move_bounds or shard.region.bounds,
+        now_ms,
+        shard.walls,
+    )
+    w.x[slots] = res.x
+    w.y[slots] = res.y
+    w.facing[slots] = res.facing
+    for i, link in enumerate(movers):
+        link.mover.last_seq = int(res.last_seq[i])
+        link.mover.client_ms = int(res.client_ms[i])
+    if res.moved.any():
+        combat.interrupt_moved(shard, slots[res.moved], now_ms)
+    out: list[tuple[int, str]] = []
+    for o, kind in res.detections:
+        link = movers[o]
+        link.corrected = True
+        link.mover.detections[kind] = link.mover.detections.get(kind, 0) + 1
+        out.append((link.character_id, kind))
+    return out
 
 
 def queue_inputs(link: PlayerLink, frames: npt.NDArray[np.void], max_pending: int = 64) -> None:
@@ -112,4 +181,20 @@ def queue_inputs(link: PlayerLink, frames: npt.NDArray[np.void], max_pending: in
         link.pending.append(frames)
 
 
-__all__ = ["MAX_SNAPSHOT_ENTITIES", "PlayerLink", "Shard", "StepResult", "queue_inputs", "step"]
+def queue_command(link: PlayerLink, msg: Message, max_pending: int = 64) -> None:
+    """Buffer a combat command (CastAbility, SetAutoAttack, Respawn, SnapshotAck)."""
+    if len(link.commands) < max_pending:
+        link.commands.append(msg)
+
+
+__all__ = [
+    "MoveRules",
+    "MoverState",
+    "PlayerLink",
+    "Shard",
+    "SnapshotConfig",
+    "StepResult",
+    "queue_command",
+    "queue_inputs",
+    "step",
+]
