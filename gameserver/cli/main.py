@@ -48,6 +48,19 @@ def gen_wire(
     typer.echo(f"generated into {out / 'gameserver/wire/fb'}")
 
 
+@dev_app.command("gen-rpc")
+def gen_rpc(
+    out: Annotated[
+        Path, typer.Option(help="Repository root to write gameserver/rpc/realm_pb2*.py under.")
+    ] = Path("."),
+) -> None:
+    """Regenerate the gRPC Python code from gameserver/rpc/realm.proto."""
+    from gameserver.rpc.codegen import generate
+
+    generate(out)
+    typer.echo(f"generated into {out / 'gameserver/rpc'}")
+
+
 app.add_typer(dev_app, name="dev")
 
 
