@@ -533,6 +533,9 @@ class EncounterCtx:
         )
         w.kb_vx[target], w.kb_vy[target] = ux * speed, uy * speed
         w.kb_until[target] = self.now_ms + duration_ms
+        link = self.shard.players.get(int(w.eid[target]))
+        if link is not None:
+            link.corrected = True
         if w.cast_ab[target]:
             cancel_cast(self.shard, target, EV_INTERRUPTED, self.now_ms)
         self.shard.emit(
