@@ -32,7 +32,17 @@ import numpy as np
 import numpy.typing as npt
 
 from gameserver.region.shard import PlayerLink, Shard
-from gameserver.region.snapwire import header_size, write_snapshot
+from gameserver.region.snapwire import (
+    HAS_BASELINE,
+    HAS_CORRECTED,
+    HAS_DELTAS,
+    HAS_ENTITIES,
+    HAS_EVENTS,
+    HAS_REMOVED,
+    HAS_STATUS,
+    header_size,
+    write_snapshot,
+)
 from gameserver.region.world import NO_SLOT
 from gameserver.wire.datagram import OVERHEAD
 from gameserver.wire.structs import (
@@ -53,8 +63,11 @@ from gameserver.wire.structs import (
 MAX_EVENTS_PER_SNAPSHOT = 8
 ENTER_STALENESS = 8.0  # an entity entering the view counts as this many ticks stale
 _FULL, _DELTA, _REMOVE = 20, 12, 4
-#: Header bytes of a snapshot with every optional part present (a safe upper bound).
-FIXED_BYTES = OVERHEAD + header_size(0x7F) - 24  # status counted separately
+#: Datagram and header bytes per presence mask (snapwire.HAS_*) with all three item
+#: vectors present (an exact upper bound): what a snapshot costs before its items.
+_ITEM_VECTORS = HAS_ENTITIES | HAS_REMOVED | HAS_DELTAS
+_FIXED = np.array([OVERHEAD + header_size(m | _ITEM_VECTORS) for m in range(128)], dtype=np.int64)
+FIXED_BYTES = int(_FIXED[0])
 
 _U32 = np.dtype("<u4")
 
@@ -68,11 +81,17 @@ class Frame:
     upd: npt.NDArray[np.uint32]  # tick the client's copy was last refreshed
     status_keys: npt.NDArray[np.int64]  # sorted client eids
     statuses: npt.NDArray[np.void]
+    # Entities a client should see but has not been sent yet, and since when (so their
+    # priority grows like a stale entity's and a far one is never starved).
+    wait_keys: npt.NDArray[np.int64]
+    wait_since: npt.NDArray[np.uint32]
 
     @property
     def nbytes(self) -> int:
         return int(
             self.keys.nbytes
+            + self.wait_keys.nbytes
+            + self.wait_since.nbytes
             + self.states.nbytes
             + self.upd.nbytes
             + self.status_keys.nbytes
@@ -179,6 +198,8 @@ def build(
     b_parts_k: list[npt.NDArray[np.int64]] = []
     b_parts_s: list[npt.NDArray[np.void]] = []
     b_parts_u: list[npt.NDArray[np.uint32]] = []
+    w_parts_k: list[npt.NDArray[np.int64]] = []
+    w_parts_t: list[npt.NDArray[np.uint32]] = []
     sb = np.zeros(n, dtype=PLAYER_STATUS_DTYPE)
     has_sb = np.zeros(n, dtype=bool)
     for a in np.unique(acked[acked > 0]).tolist():
@@ -191,6 +212,9 @@ def build(
         b_parts_k.append(frame.keys[mine])
         b_parts_s.append(frame.states[mine])
         b_parts_u.append(frame.upd[mine])
+        waiting = np.isin(frame.wait_keys >> 32, pe[who])
+        w_parts_k.append(frame.wait_keys[waiting])
+        w_parts_t.append(frame.wait_since[waiting])
         idx = np.flatnonzero(who)
         pos = np.searchsorted(frame.status_keys, pe[idx])
         pos_c = np.minimum(pos, max(0, len(frame.status_keys) - 1))
@@ -214,6 +238,14 @@ def build(
     b_player = (
         order_pe[np.searchsorted(pe_sorted, b_key >> 32)] if len(b_key) else np.zeros(0, np.intp)
     )
+
+    if w_parts_k:
+        wk = np.concatenate(w_parts_k)
+        wt = np.concatenate(w_parts_t)
+        o = np.argsort(wk, kind="stable")
+        wk, wt = wk[o], wt[o]
+    else:
+        wk, wt = np.zeros(0, np.int64), np.zeros(0, np.uint32)
 
     # 3. Match candidates with the baseline.
     if len(b_key):
@@ -248,6 +280,13 @@ def build(
     upd_fits = fits[changed]
     leave_idx = np.flatnonzero(~matched)
     stale = (tick - b_upd[pos_c[upd_idx]].astype(np.float64)) + 1.0
+    since = np.full(len(enter_idx), tick, dtype=np.int64)
+    if len(wk) and len(enter_idx):
+        wpos = np.searchsorted(wk, c_key[enter_idx])
+        wpos_c = np.minimum(wpos, len(wk) - 1)
+        waited = (wpos < len(wk)) & (wk[wpos_c] == c_key[enter_idx])
+        since[waited] = wt[wpos_c[waited]]
+    enter_stale = ENTER_STALENESS + (tick - since).astype(np.float64)
     item_player = np.concatenate([qi[enter_idx], qi[upd_idx], b_player[leave_idx]])
     item_cost = np.concatenate(
         [
@@ -258,7 +297,7 @@ def build(
     )
     item_prio = np.concatenate(
         [
-            weight[enter_idx] * ENTER_STALENESS,
+            weight[enter_idx] * enter_stale,
             weight[upd_idx] * stale,
             np.full(len(leave_idx), np.inf),
         ]
@@ -271,7 +310,14 @@ def build(
     ev_counts = np.fromiter(
         (min(len(link.events), MAX_EVENTS_PER_SNAPSHOT) for link in links), dtype=np.int64, count=n
     )
-    left = cfg.budget_bytes - FIXED_BYTES - np.where(status_changed, 24, 0) - ev_counts * 20
+    corrected = np.fromiter((link.corrected for link in links), dtype=bool, count=n)
+    mask = (
+        np.where(base_tick > 0, HAS_BASELINE, 0)
+        | np.where(status_changed, HAS_STATUS, 0)
+        | np.where(ev_counts > 0, HAS_EVENTS, 0)
+        | np.where(corrected, HAS_CORRECTED, 0)
+    )
+    left = cfg.budget_bytes - _FIXED[mask] - ev_counts * 20
     order = np.lexsort((-item_prio, item_player))
     sp, sc = item_player[order], item_cost[order]
     first = np.ones(len(sp), dtype=bool)
@@ -317,7 +363,21 @@ def build(
         [b_upd[keep_base], np.full(len(sent_enter) + len(sent_upd), tick, dtype=np.uint32)]
     )
     o = np.argsort(new_keys, kind="stable")
-    hist.add(tick, Frame(new_keys[o], new_states[o], new_upd[o], pe_sorted, st_now[order_pe]))
+    unsent = ~t_enter
+    wait_k, wait_t = c_key[enter_idx[unsent]], since[unsent].astype(np.uint32)
+    wo = np.argsort(wait_k, kind="stable")
+    hist.add(
+        tick,
+        Frame(
+            new_keys[o],
+            new_states[o],
+            new_upd[o],
+            pe_sorted,
+            st_now[order_pe],
+            wait_k[wo],
+            wait_t[wo],
+        ),
+    )
 
     # 6. Per-client slices and bytes.
     full_src = np.concatenate([sent_enter, sent_upd[~sent_fits]])

@@ -1,0 +1,141 @@
+"""Delta snapshots: the client rebuilds exactly the server's view under packet loss, the
+view matches the full area of interest when the budget allows, entities entering and
+leaving are announced, and the budget holds with near entities favoured."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+
+from gameserver.region.content import RegionContent
+from gameserver.region.movement import MoverState, MoveRules
+from gameserver.region.shard import SnapshotConfig
+from gameserver.region.snapshots import History
+from gameserver.region.tick import PlayerLink, Shard, queue_command, step
+from gameserver.region.world import KIND_NPC, KIND_PLAYER
+from gameserver.wire.datagram import OVERHEAD
+from gameserver.wire.messages import Snapshot, SnapshotAck, decode
+from gameserver.wire.structs import POS_QUANTUM
+from gameserver.world.map import DEFAULT_MAP
+from realm_client.prediction import DeltaView
+
+REGION = DEFAULT_MAP.region("elwynn")
+
+
+def _world(seed: int, cfg: SnapshotConfig, n_npc: int = 60) -> tuple[Shard, PlayerLink, np.random.Generator]:
+    shard = Shard(region=REGION, rules=MoveRules(), seed=seed, content=RegionContent(), snapshots=cfg)
+    eid = shard.world.spawn(KIND_PLAYER, 500, 500)
+    link = PlayerLink(1, 77, eid, MoverState(0))
+    shard.players[eid] = link
+    rng = np.random.default_rng(seed)
+    for _ in range(n_npc):
+        shard.world.spawn(KIND_NPC, *rng.uniform(380, 620, 2))
+    return shard, link, rng
+
+
+def _wiggle(shard: Shard, rng: np.random.Generator) -> None:
+    """Move, turn, hurt, spawn and remove entities at random (not the player)."""
+    w = shard.world
+    npcs = np.flatnonzero(w.active & (w.kind == KIND_NPC))
+    moving = npcs[rng.random(len(npcs)) < 0.5]
+    w.x[moving] += rng.normal(0, 0.6, len(moving)).astype(np.float32)
+    w.y[moving] += rng.normal(0, 0.6, len(moving)).astype(np.float32)
+    w.facing[moving] = rng.uniform(-3, 3, len(moving)).astype(np.float32)
+    hurt = npcs[rng.random(len(npcs)) < 0.05]
+    w.health_pct[hurt] = rng.integers(1, 100, len(hurt))
+    if rng.random() < 0.2 and len(npcs):
+        w.despawn(int(w.eid[rng.choice(npcs)]))
+    if rng.random() < 0.2:
+        w.spawn(KIND_NPC, *rng.uniform(380, 620, 2))
+    if rng.random() < 0.05:  # a far jump (delta out of range: full state)
+        w.x[npcs[0]] = rng.uniform(420, 580)
+
+
+@pytest.mark.parametrize("loss", [0.0, 0.3])
+def test_client_rebuilds_the_servers_view_exactly_under_loss(loss: float) -> None:
+    shard, link, rng = _world(3, SnapshotConfig(budget_bytes=1200, max_view=200), n_npc=60)
+    view = DeltaView()
+    lose = random.Random(9)
+    acked = 0
+    for t in range(1, 300):
+        _wiggle(shard, rng)
+        if acked:
+            queue_command(link, SnapshotAck(tick=acked))
+        (payload,) = [p for c, p in step(shard, t * 50).snapshots if c == link.conn_id]
+        if lose.random() < loss:
+            continue
+        snap = decode(payload).msg
+        assert isinstance(snap, Snapshot)
+        got = view.apply(snap.tick, snap.baseline_tick, snap.entities, snap.removed, snap.deltas)
+        assert got is not None
+        hist = shard.history
+        assert isinstance(hist, History)
+        frame = hist.get(snap.tick)
+        assert frame is not None
+        assert got.tobytes() == frame.states.tobytes()  # bit for bit
+        # With an ample budget the view is the full area of interest, to within a quantum.
+        w = shard.world
+        me = w.slot(link.eid)
+        near = shard.grid.query(float(w.x[me]), float(w.y[me]), REGION.aoi_radius)
+        near = near[near != me]
+        assert set(got["id"].tolist()) == set(w.eid[near].tolist())
+        truth = {int(w.eid[s]): (float(w.x[s]), float(w.y[s])) for s in near.tolist()}
+        for e in got:
+            tx, ty = truth[int(e["id"])]
+            assert abs(float(e["x"]) - tx) <= POS_QUANTUM and abs(float(e["y"]) - ty) <= POS_QUANTUM
+        acked = snap.tick
+
+
+def test_entities_entering_and_leaving_are_announced() -> None:
+    shard, link, _ = _world(1, SnapshotConfig(), n_npc=0)
+    w = shard.world
+    far = w.spawn(KIND_NPC, 500, 700)  # 200 m: outside
+    s1 = decode(step(shard, 50).snapshots[0][1]).msg
+    assert isinstance(s1, Snapshot) and len(s1.entities) == 0
+    w.y[w.slot(far)] = 520  # comes near
+    queue_command(link, SnapshotAck(tick=1))
+    s2 = decode(step(shard, 100).snapshots[0][1]).msg
+    assert isinstance(s2, Snapshot) and s2.baseline_tick == 1
+    assert [int(e["id"]) for e in s2.entities] == [far]
+    queue_command(link, SnapshotAck(tick=2))
+    w.despawn(far)
+    s3 = decode(step(shard, 150).snapshots[0][1]).msg
+    assert isinstance(s3, Snapshot) and s3.removed.tolist() == [far]
+
+
+def test_budget_holds_and_near_entities_are_refreshed_more_often() -> None:
+    cfg = SnapshotConfig(budget_bytes=200)
+    shard, link, rng = _world(5, cfg, n_npc=0)
+    w = shard.world
+    near = [w.spawn(KIND_NPC, 500 + d, 500 + d % 3) for d in range(3, 13)]
+    far = [w.spawn(KIND_NPC, 500 + d, 500 + d % 3) for d in range(70, 80)]
+    refreshed: dict[int, int] = {e: 0 for e in near + far}
+    view = DeltaView()
+    acked = 0
+    for t in range(1, 201):
+        for e in near + far:
+            w.x[w.slot(e)] += np.float32(0.3 if t % 2 else -0.3)  # everyone keeps moving
+        if acked:
+            queue_command(link, SnapshotAck(tick=acked))
+        (payload,) = [p for _, p in step(shard, t * 50).snapshots]
+        assert len(payload) + OVERHEAD <= cfg.budget_bytes
+        snap = decode(payload).msg
+        assert isinstance(snap, Snapshot)
+        for e in snap.deltas["id"].tolist() + snap.entities["id"].tolist():
+            refreshed[e] += 1
+        view.apply(snap.tick, snap.baseline_tick, snap.entities, snap.removed, snap.deltas)
+        acked = snap.tick
+    assert min(refreshed[e] for e in near) > 2 * max(refreshed[e] for e in far)
+    assert min(refreshed[e] for e in far) > 0  # the rest still come, at a lower rate
+
+
+def test_unknown_baseline_falls_back_to_a_full_snapshot() -> None:
+    shard, link, _ = _world(2, SnapshotConfig(history=4), n_npc=5)
+    step(shard, 50)
+    for t in range(2, 12):
+        step(shard, t * 50)
+    queue_command(link, SnapshotAck(tick=1))  # long gone from the history
+    snap = decode(step(shard, 600).snapshots[0][1]).msg
+    assert isinstance(snap, Snapshot) and snap.baseline_tick == 0 and len(snap.entities) > 0
