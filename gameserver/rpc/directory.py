@@ -1,0 +1,184 @@
+"""The OEM's region servers in a distributed realm, from the registry in the hot store.
+
+Every region server heartbeats `(server id, region, address, state, players, capacity)`
+to `HotState` each second with a short expiry. `HeartbeatDirectory` reads that list on a
+timer and keeps one `RemoteRegion` (a cached gRPC client plus the last heartbeat) per live
+server, so the OEM's `pick`/`get` stay synchronous dictionary lookups, exactly as with the
+in-process `LocalRegionDirectory`. A server whose heartbeat expired drops out: nothing new
+is placed on it and `get` no longer finds it (its players are recovered from their
+checkpoints when their leases expire).
+
+Between two heartbeats the directory counts the players it placed itself, so a burst of
+logins spreads over the shards instead of piling onto the one that looked emptiest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+
+from gameserver.api.region import Extracted, JoinResult, PlayerJoin
+from gameserver.rpc.region import RegionClient
+from gameserver.storage.interfaces import HotState, StorageError
+from gameserver.storage.models import CharacterState, ServerHeartbeat, ServerState
+from gameserver.world.map import WorldMap
+
+log = logging.getLogger(__name__)
+
+Barrier = Callable[[], Awaitable[None]]
+
+
+class RemoteRegion:
+    """One region server as the OEM sees it: placement calls over gRPC plus its load."""
+
+    def __init__(
+        self,
+        beat: ServerHeartbeat,
+        *,
+        max_speed: float,
+        timeout_s: float = 10.0,
+        before_extract: Barrier | None = None,
+    ) -> None:
+        self.server_id = beat.server_id
+        self.region_name = beat.region
+        self.address = beat.address
+        self.max_speed_value = max_speed
+        self.client = RegionClient(
+            beat.address, server_id=beat.server_id, region_name=beat.region, timeout_s=timeout_s
+        )
+        self.before_extract = before_extract
+        self.beat = beat
+        self.placed_since_beat = 0
+
+    def update(self, beat: ServerHeartbeat) -> None:
+        if beat.sent_at_ms != self.beat.sent_at_ms:
+            self.placed_since_beat = 0
+        self.beat = beat
+
+    @property
+    def capacity(self) -> int:
+        return self.beat.capacity
+
+    @property
+    def players(self) -> int:
+        return self.beat.players + self.placed_since_beat
+
+    @property
+    def max_speed(self) -> float:
+        return self.max_speed_value
+
+    @property
+    def state(self) -> ServerState:
+        return self.beat.state
+
+    def has_room(self) -> bool:
+        return self.beat.state is ServerState.READY and self.players < self.capacity
+
+    async def add_player(self, join: PlayerJoin) -> JoinResult:
+        result = await self.client.add_player(join)
+        self.placed_since_beat += 1
+        return result
+
+    async def remove_player(
+        self, character_id: int, reason: str = "logout", kick: str | None = None
+    ) -> CharacterState | None:
+        return await self.client.remove_player(character_id, reason, kick)
+
+    async def extract_player(self, character_id: int, reason: str) -> Extracted | None:
+        if self.before_extract is not None:
+            await self.before_extract()  # the RCM's hold is in force before we let go
+        return await self.client.extract_player(character_id, reason)
+
+    async def close(self) -> None:
+        await self.client.close()
+
+
+class HeartbeatDirectory:
+    """A `RegionDirectory` (gameserver/oem/service.py) over the hot store's registry."""
+
+    def __init__(
+        self,
+        hot: HotState,
+        realm: str,
+        world: WorldMap,
+        *,
+        timeout_s: float = 10.0,
+        before_extract: Barrier | None = None,
+    ) -> None:
+        self.hot = hot
+        self.realm = realm
+        self.world = world
+        self.timeout_s = timeout_s
+        self.before_extract = before_extract
+        self._servers: dict[str, RemoteRegion] = {}
+        self._retired: list[RemoteRegion] = []
+
+    def _max_speed(self, region: str) -> float:
+        try:
+            return self.world.region(region).max_speed
+        except (KeyError, LookupError, ValueError):
+            return 7.0
+
+    async def refresh(self) -> None:
+        """Re-read the registry: add new servers, update loads, drop expired ones."""
+        beats = await self.hot.servers(self.realm)
+        seen: set[str] = set()
+        for beat in beats:
+            if not beat.address:
+                continue
+            seen.add(beat.server_id)
+            known = self._servers.get(beat.server_id)
+            if known is not None and known.address != beat.address:
+                self._retired.append(known)  # the same id on a new address: a restart
+                known = None
+            if known is None:
+                self._servers[beat.server_id] = RemoteRegion(
+                    beat,
+                    max_speed=self._max_speed(beat.region),
+                    timeout_s=self.timeout_s,
+                    before_extract=self.before_extract,
+                )
+            else:
+                known.update(beat)
+        for sid in [s for s in self._servers if s not in seen]:
+            log.info("region server %s stopped heartbeating; forgetting it", sid)
+            self._retired.append(self._servers.pop(sid))
+
+    async def run(self, stop: asyncio.Event, interval_s: float = 0.5) -> None:
+        while not stop.is_set():
+            try:
+                await self.refresh()
+            except StorageError as e:
+                log.warning("cannot read the server registry: %s", e)
+            await self._close_retired()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=interval_s)
+
+    async def _close_retired(self) -> None:
+        retired, self._retired = self._retired, []
+        for r in retired:
+            await r.close()
+
+    # --- RegionDirectory ---------------------------------------------------------------------
+    def get(self, server_id: str) -> RemoteRegion | None:
+        return self._servers.get(server_id)
+
+    def pick(self, region: str, exclude: Iterable[str] = ()) -> RemoteRegion | None:
+        """The least loaded Ready shard of `region` with room."""
+        skip = set(exclude)
+        candidates = [
+            s
+            for s in self._servers.values()
+            if s.region_name == region and s.server_id not in skip and s.has_room()
+        ]
+        return min(candidates, key=lambda s: s.players / max(1, s.capacity), default=None)
+
+    def all(self) -> list[RemoteRegion]:
+        return list(self._servers.values())
+
+    async def close(self) -> None:
+        self._retired.extend(self._servers.values())
+        self._servers.clear()
+        await self._close_retired()

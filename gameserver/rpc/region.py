@@ -1,0 +1,464 @@
+"""Region servers over gRPC: placement calls, and the `Link` stream that is the hot path.
+
+**Placement** (`AddPlayer`, `RemovePlayer`, `ExtractPlayer`) are unary calls the OEM makes;
+none is retried (each changes who simulates a character).
+
+**Link** is one bidirectional stream per (RCM, region server). Up: batches of
+(character id, raw InputFrame structs), one message per event-loop turn of the RCM, so a
+burst of datagrams costs one message. Down: per tick one `LinkDown` per RCM with every
+snapshot payload for that RCM's players (already encoded by the tick; the RCM only seals
+it) plus kicks. The bytes are the FlatBuffers the client and the tick already speak,
+unchanged: no re-encoding on either side.
+
+- `LinkHub` is the region server's `Outbox` in a distributed realm. The tick calls
+  `deliver` once per player; the hub files each payload under the RCM holding that
+  player's connection (learned from `PlayerJoin.rcm`) and flushes once, right after the
+  tick returns (`call_soon`), as one message per RCM. A slow RCM cannot grow the region
+  server's memory: past `max_backlog` queued batches, snapshot batches are dropped
+  (counted) and the client's interpolation covers the gap; kicks are never dropped.
+- `RegionClient` is the RCM's (and the OEM's) handle on one region server: a
+  `RegionServerApi` for placement and an `InputSink` whose `submit_inputs` never blocks
+  the datagram path. Its link reconnects with backoff while it is in use; inputs that
+  arrive while it is down are dropped (the client repeats its last few frames in every
+  datagram, and acks tell it what was lost).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any, Protocol
+
+import grpc
+import numpy as np
+import numpy.typing as npt
+
+from gameserver.api.region import (
+    Extracted,
+    InputSink,
+    JoinResult,
+    PlayerJoin,
+    RegionServerApi,
+)
+from gameserver.rpc import convert
+from gameserver.rpc import realm_pb2 as pb
+from gameserver.rpc import realm_pb2_grpc as pbg
+from gameserver.rpc.errors import serve_call
+from gameserver.rpc.transport import call, open_channel
+from gameserver.storage.models import CharacterState
+from gameserver.wire.structs import INPUT_FRAME_DTYPE
+
+log = logging.getLogger(__name__)
+
+RCM_KEY = "x-openrealm-rcm"
+MAX_FRAMES_PER_BATCH = 64  # as many as one datagram can carry, with room to spare
+_FRAME = INPUT_FRAME_DTYPE.itemsize
+
+
+class Outbox(Protocol):
+    """Where a link's downstream goes on the RCM side (the RcmServer)."""
+
+    def deliver(self, conn_id: int, payload: bytes) -> None: ...
+    def kick(self, conn_id: int, reason: str) -> None: ...
+
+
+class HostedRegion(RegionServerApi, InputSink, Protocol):
+    """A region server as its gRPC servicer needs it."""
+
+
+def decode_frames(raw: bytes) -> npt.NDArray[np.void] | None:
+    """InputFrame structs from a link batch, or None for a batch that cannot be one."""
+    n, rest = divmod(len(raw), _FRAME)
+    if rest or n == 0 or n > MAX_FRAMES_PER_BATCH:
+        return None
+    return np.frombuffer(raw, dtype=INPUT_FRAME_DTYPE).copy()
+
+
+# --- the region side ---------------------------------------------------------------------
+class _Pending:
+    __slots__ = ("deliveries", "kicks")
+
+    def __init__(self) -> None:
+        self.deliveries: list[pb.Delivery] = []
+        self.kicks: list[pb.KickNotice] = []
+
+
+class LinkHub:
+    """The region server's `Outbox`: per-tick batches to each RCM's link."""
+
+    def __init__(self, *, max_backlog: int = 32, max_kicks_waiting: int = 1024) -> None:
+        self.max_backlog = max_backlog
+        self.max_kicks_waiting = max_kicks_waiting
+        self._rcm_of: dict[int, str] = {}  # conn id -> rcm id
+        self._links: dict[str, asyncio.Queue[pb.LinkDown | None]] = {}
+        self._pending: dict[str, _Pending] = {}
+        self._kicks_waiting: dict[str, list[pb.KickNotice]] = {}  # for RCMs with no link
+        self._flush_scheduled = False
+        self.dropped_batches = 0
+        self.dropped_no_link = 0
+
+    # who holds which connection
+    def bind(self, conn_id: int, rcm: str) -> None:
+        self._rcm_of[conn_id] = rcm
+
+    def unbind(self, conn_id: int) -> None:
+        self._rcm_of.pop(conn_id, None)
+
+    def _rcm_for(self, conn_id: int) -> str | None:
+        rcm = self._rcm_of.get(conn_id)
+        if rcm:
+            return rcm
+        if len(self._links) == 1:  # an RCM that did not name itself: the only one there is
+            return next(iter(self._links))
+        return None
+
+    # the Outbox
+    def deliver(self, conn_id: int, payload: bytes) -> None:
+        rcm = self._rcm_for(conn_id)
+        if rcm is None or rcm not in self._links:
+            self.dropped_no_link += 1
+            return
+        self._batch(rcm).deliveries.append(pb.Delivery(conn_id=conn_id, payload=payload))
+
+    def kick(self, conn_id: int, reason: str) -> None:
+        rcm = self._rcm_for(conn_id)
+        if rcm is None:
+            log.warning("kick of connection %s (%s): no RCM known for it", conn_id, reason)
+            return
+        self._batch(rcm).kicks.append(pb.KickNotice(conn_id=conn_id, reason=reason))
+
+    def _batch(self, rcm: str) -> _Pending:
+        p = self._pending.get(rcm)
+        if p is None:
+            p = self._pending[rcm] = _Pending()
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            try:
+                asyncio.get_running_loop().call_soon(self.flush)
+            except RuntimeError:  # no loop (a synchronous test): the caller flushes
+                self._flush_scheduled = False
+        return p
+
+    def flush(self) -> None:
+        """Send what this tick produced: one `LinkDown` per RCM."""
+        self._flush_scheduled = False
+        pending, self._pending = self._pending, {}
+        for rcm, p in pending.items():
+            q = self._links.get(rcm)
+            if q is None:
+                waiting = self._kicks_waiting.setdefault(rcm, [])
+                waiting.extend(p.kicks[: self.max_kicks_waiting - len(waiting)])
+                self.dropped_no_link += len(p.deliveries)
+                continue
+            if not p.kicks and q.qsize() >= self.max_backlog:
+                self.dropped_batches += 1
+                continue
+            q.put_nowait(pb.LinkDown(deliveries=p.deliveries, kicks=p.kicks))
+
+    # links
+    def attach(self, rcm: str) -> asyncio.Queue[pb.LinkDown | None]:
+        """A new stream from `rcm` replaces any older one (a reconnect)."""
+        old = self._links.get(rcm)
+        if old is not None:
+            old.put_nowait(None)
+        q: asyncio.Queue[pb.LinkDown | None] = asyncio.Queue()
+        self._links[rcm] = q
+        waiting = self._kicks_waiting.pop(rcm, [])
+        if waiting:
+            q.put_nowait(pb.LinkDown(kicks=waiting))
+        return q
+
+    def detach(self, rcm: str, q: asyncio.Queue[pb.LinkDown | None]) -> None:
+        if self._links.get(rcm) is q:
+            del self._links[rcm]
+
+    def close(self) -> None:
+        """End every link (shutdown), after what is queued has been sent."""
+        self.flush()
+        for q in self._links.values():
+            q.put_nowait(None)
+
+    @property
+    def links(self) -> int:
+        return len(self._links)
+
+
+class RegionServicer(pbg.RegionServicer):
+    def __init__(self, impl: HostedRegion, hub: LinkHub) -> None:
+        self.impl = impl
+        self.hub = hub
+        self._conn_of: dict[int, int] = {}  # character id -> conn id
+        self.dropped_frames = 0
+
+    async def AddPlayer(self, request: pb.PlayerJoin, context: Any) -> pb.JoinResult:
+        async def run() -> pb.JoinResult:
+            join = convert.player_join_of(request)
+            cid = join.character.id
+            self.hub.bind(join.conn_id, join.rcm)
+            try:
+                result = await self.impl.add_player(join)
+            except BaseException:
+                if self._conn_of.get(cid) != join.conn_id:
+                    self.hub.unbind(join.conn_id)
+                raise
+            self._conn_of[cid] = join.conn_id
+            return convert.join_result_pb(result)
+
+        return await serve_call(context, "Region.AddPlayer", run)
+
+    def _forget(self, character_id: int) -> None:
+        conn = self._conn_of.pop(character_id, None)
+        if conn is not None:
+            self.hub.unbind(conn)
+
+    async def RemovePlayer(
+        self, request: pb.RemovePlayerRequest, context: Any
+    ) -> pb.RemovePlayerReply:
+        async def run() -> pb.RemovePlayerReply:
+            kick = request.kick if request.HasField("kick") else None
+            state = await self.impl.remove_player(request.character_id, request.reason, kick)
+            self.hub.flush()  # the kick (if any) leaves before the binding goes
+            self._forget(request.character_id)
+            if state is None:
+                return pb.RemovePlayerReply()
+            return pb.RemovePlayerReply(state_json=convert.state_json(state))
+
+        return await serve_call(context, "Region.RemovePlayer", run)
+
+    async def ExtractPlayer(
+        self, request: pb.ExtractPlayerRequest, context: Any
+    ) -> pb.ExtractPlayerReply:
+        async def run() -> pb.ExtractPlayerReply:
+            extracted = await self.impl.extract_player(request.character_id, request.reason)
+            self._forget(request.character_id)
+            if extracted is None:
+                return pb.ExtractPlayerReply()
+            return pb.ExtractPlayerReply(extracted=convert.extracted_pb(extracted))
+
+        return await serve_call(context, "Region.ExtractPlayer", run)
+
+    async def Link(
+        self, request_iterator: AsyncIterator[pb.LinkUp], context: Any
+    ) -> AsyncIterator[pb.LinkDown]:
+        meta = {k: v for k, v in (context.invocation_metadata() or ()) if isinstance(v, str)}
+        rcm = meta.get(RCM_KEY, "")
+        q = self.hub.attach(rcm)
+
+        async def read() -> None:
+            try:
+                async for up in request_iterator:
+                    for batch in up.inputs:
+                        frames = decode_frames(batch.frames)
+                        if frames is None:
+                            self.dropped_frames += 1
+                            continue
+                        self.impl.submit_inputs(batch.character_id, frames)
+            except (asyncio.CancelledError, grpc.aio.AioRpcError):
+                pass
+            finally:
+                q.put_nowait(None)  # the RCM went away: end the response stream too
+
+        reader = asyncio.create_task(read(), name=f"link-read-{rcm}")
+        try:
+            while True:
+                down = await q.get()
+                if down is None:
+                    return
+                yield down
+        finally:
+            self.hub.detach(rcm, q)
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader
+
+
+def add_region(server: Any, impl: HostedRegion, hub: LinkHub) -> RegionServicer:
+    servicer = RegionServicer(impl, hub)
+    pbg.add_RegionServicer_to_server(servicer, server)
+    return servicer
+
+
+# --- the caller side ---------------------------------------------------------------------
+class RegionClient:
+    """A region server at `address`: `RegionServerApi` plus `InputSink` over `Link`.
+
+    `outbox` receives the link's downstream (the RCM); without one (the OEM) the link is
+    never opened. `rcm_id` names this RCM to the region server, which routes the snapshots
+    of the players this RCM placed to this link.
+    """
+
+    def __init__(
+        self,
+        address: str,
+        *,
+        server_id: str,
+        region_name: str,
+        outbox: Outbox | None = None,
+        rcm_id: str = "",
+        timeout_s: float = 10.0,
+        max_backlog: int = 256,
+    ) -> None:
+        self.address = address
+        self.server_id = server_id
+        self.region_name = region_name
+        self.outbox = outbox
+        self.rcm_id = rcm_id
+        self.timeout_s = timeout_s
+        self.max_backlog = max_backlog
+        self._channel = open_channel(address)
+        self._stub = pbg.RegionStub(self._channel)
+        self._up: asyncio.Queue[pb.LinkUp] = asyncio.Queue()
+        self._batch: list[pb.InputBatch] = []
+        self._flush_scheduled = False
+        self._link_task: asyncio.Task[None] | None = None
+        self._closed = False
+        self.link_up = asyncio.Event()
+        self.dropped_inputs = 0
+        self.link_failures = 0
+
+    # --- placement (RegionServerApi) -------------------------------------------------------
+    async def add_player(self, join: PlayerJoin) -> JoinResult:
+        reply: pb.JoinResult = await call(
+            self._stub.AddPlayer,
+            convert.player_join_pb(join),
+            peer=self.address,
+            method="Region.AddPlayer",
+            timeout=self.timeout_s,
+        )
+        return convert.join_result_of(reply)
+
+    async def remove_player(
+        self, character_id: int, reason: str = "logout", kick: str | None = None
+    ) -> CharacterState | None:
+        reply: pb.RemovePlayerReply = await call(
+            self._stub.RemovePlayer,
+            pb.RemovePlayerRequest(character_id=character_id, reason=reason, kick=kick),
+            peer=self.address,
+            method="Region.RemovePlayer",
+            timeout=self.timeout_s,
+        )
+        return convert.state_of(reply.state_json) if reply.HasField("state_json") else None
+
+    async def extract_player(self, character_id: int, reason: str) -> Extracted | None:
+        reply: pb.ExtractPlayerReply = await call(
+            self._stub.ExtractPlayer,
+            pb.ExtractPlayerRequest(character_id=character_id, reason=reason),
+            peer=self.address,
+            method="Region.ExtractPlayer",
+            timeout=self.timeout_s,
+        )
+        return convert.extracted_of(reply.extracted) if reply.HasField("extracted") else None
+
+    # --- inputs (InputSink) ------------------------------------------------------------------
+    def submit_inputs(self, character_id: int, frames: npt.NDArray[np.void]) -> None:
+        """Queue frames for the link; never blocks (called from `datagram_received`)."""
+        if self._closed or not len(frames):
+            return
+        self.open_link()
+        self._batch.append(pb.InputBatch(character_id=character_id, frames=frames.tobytes()))
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        batch, self._batch = self._batch, []
+        if not batch:
+            return
+        if self._up.qsize() >= self.max_backlog:  # the region server is not keeping up
+            self.dropped_inputs += len(batch)
+            return
+        self._up.put_nowait(pb.LinkUp(inputs=batch))
+
+    def open_link(self) -> None:
+        """Start the link (idempotent): snapshots flow to `outbox` from now on."""
+        if self._link_task is None and self.outbox is not None and not self._closed:
+            self._link_task = asyncio.get_running_loop().create_task(
+                self._run_link(), name=f"link-{self.server_id}"
+            )
+
+    async def _run_link(self) -> None:
+        delay = 0.05
+        while not self._closed:
+            stream = self._stub.Link(metadata=((RCM_KEY, self.rcm_id),))
+            writer = asyncio.create_task(self._write(stream))
+            try:
+                await self._read(stream)
+                delay = 0.05
+            except grpc.aio.AioRpcError as e:
+                self.link_failures += 1
+                log.warning("link to %s (%s) broke: %s", self.server_id, self.address, e.code())
+            finally:
+                self.link_up.clear()
+                writer.cancel()
+                with contextlib.suppress(asyncio.CancelledError, grpc.aio.AioRpcError):
+                    await writer
+                stream.cancel()
+            if self._closed:
+                return
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)
+
+    async def _write(self, stream: Any) -> None:
+        while True:
+            up = await self._up.get()
+            await stream.write(up)
+
+    async def _read(self, stream: Any) -> None:
+        outbox = self.outbox
+        assert outbox is not None
+        await stream.wait_for_connection()
+        self.link_up.set()
+        while True:
+            down = await stream.read()
+            if down is grpc.aio.EOF:
+                return
+            for k in down.kicks:
+                outbox.kick(k.conn_id, k.reason)
+            for d in down.deliveries:
+                outbox.deliver(d.conn_id, d.payload)
+
+    async def close(self) -> None:
+        self._closed = True
+        if self._link_task is not None:
+            self._link_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._link_task
+        await self._channel.close()
+
+
+class RegionPool:
+    """The RCM's region clients, one per server (and link), created on first use: the
+    `sinks` callable `RcmServer` routes inputs through."""
+
+    def __init__(self, outbox: Outbox, rcm_id: str, *, timeout_s: float = 10.0) -> None:
+        self.outbox = outbox
+        self.rcm_id = rcm_id
+        self.timeout_s = timeout_s
+        self._clients: dict[str, RegionClient] = {}
+
+    def __call__(self, server_id: str, address: str) -> RegionClient:
+        key = f"{server_id}@{address}"
+        c = self._clients.get(key)
+        if c is None:
+            c = self._clients[key] = RegionClient(
+                address,
+                server_id=server_id,
+                region_name="",
+                outbox=self.outbox,
+                rcm_id=self.rcm_id,
+                timeout_s=self.timeout_s,
+            )
+            c.open_link()
+        return c
+
+    @property
+    def clients(self) -> list[RegionClient]:
+        return list(self._clients.values())
+
+    async def close(self) -> None:
+        for c in self._clients.values():
+            await c.close()
+        self._clients.clear()

@@ -1,0 +1,101 @@
+"""RWAM over gRPC: `RwamServicer` serves any `RwamApi`; `RwamClient` is one.
+
+The character reads (`list_characters`, `owned_character`) are idempotent and retry a
+peer that is briefly unreachable (an RWAM pod restarting); `create_character` is not
+retried, so a lost answer never creates a character twice behind the player's back.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gameserver.api.rwam import RwamApi
+from gameserver.rpc import convert
+from gameserver.rpc import realm_pb2 as pb
+from gameserver.rpc import realm_pb2_grpc as pbg
+from gameserver.rpc.errors import serve_call
+from gameserver.rpc.transport import call, open_channel
+from gameserver.storage.models import Character
+
+
+class RwamServicer(pbg.RwamServicer):
+    def __init__(self, impl: RwamApi) -> None:
+        self.impl = impl
+
+    async def ListCharacters(self, request: pb.AccountRef, context: Any) -> pb.CharacterList:
+        async def run() -> pb.CharacterList:
+            chars = await self.impl.list_characters(request.account_id)
+            return pb.CharacterList(characters_json=[convert.character_json(c) for c in chars])
+
+        return await serve_call(context, "Rwam.ListCharacters", run)
+
+    async def CreateCharacter(
+        self, request: pb.CreateCharacterRequest, context: Any
+    ) -> pb.CharacterRecord:
+        async def run() -> pb.CharacterRecord:
+            c = await self.impl.create_character(
+                request.account_id, request.name, request.race, request.char_class
+            )
+            return pb.CharacterRecord(character_json=convert.character_json(c))
+
+        return await serve_call(context, "Rwam.CreateCharacter", run)
+
+    async def OwnedCharacter(self, request: pb.CharacterRef, context: Any) -> pb.CharacterRecord:
+        async def run() -> pb.CharacterRecord:
+            c = await self.impl.owned_character(request.account_id, request.character_id)
+            return pb.CharacterRecord(character_json=convert.character_json(c))
+
+        return await serve_call(context, "Rwam.OwnedCharacter", run)
+
+
+def add_rwam(server: Any, impl: RwamApi) -> None:
+    pbg.add_RwamServicer_to_server(RwamServicer(impl), server)
+
+
+class RwamClient:
+    """An `RwamApi` at `address` (host:port)."""
+
+    def __init__(self, address: str, *, timeout_s: float = 5.0) -> None:
+        self.address = address
+        self.timeout_s = timeout_s
+        self._channel = open_channel(address)
+        self._stub = pbg.RwamStub(self._channel)
+
+    async def list_characters(self, account_id: int) -> list[Character]:
+        reply: pb.CharacterList = await call(
+            self._stub.ListCharacters,
+            pb.AccountRef(account_id=account_id),
+            peer=self.address,
+            method="Rwam.ListCharacters",
+            timeout=self.timeout_s,
+            idempotent=True,
+        )
+        return [convert.character_of(raw) for raw in reply.characters_json]
+
+    async def create_character(
+        self, account_id: int, name: str, race: str, char_class: str
+    ) -> Character:
+        reply: pb.CharacterRecord = await call(
+            self._stub.CreateCharacter,
+            pb.CreateCharacterRequest(
+                account_id=account_id, name=name, race=race, char_class=char_class
+            ),
+            peer=self.address,
+            method="Rwam.CreateCharacter",
+            timeout=self.timeout_s,
+        )
+        return convert.character_of(reply.character_json)
+
+    async def owned_character(self, account_id: int, character_id: int) -> Character:
+        reply: pb.CharacterRecord = await call(
+            self._stub.OwnedCharacter,
+            pb.CharacterRef(account_id=account_id, character_id=character_id),
+            peer=self.address,
+            method="Rwam.OwnedCharacter",
+            timeout=self.timeout_s,
+            idempotent=True,
+        )
+        return convert.character_of(reply.character_json)
+
+    async def close(self) -> None:
+        await self._channel.close()
