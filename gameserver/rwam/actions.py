@@ -121,7 +121,18 @@ class RealmActions:
 
     # --- presence (called by the RCM) -----------------------------------------------
 
-    async def character_entered(self, character_id: int, account_id: int, name: str) -> None:
+    async def character_entered(
+        self, character_id: int, account_id: int, name: str | None = None
+    ) -> None:
+        if name is None:
+            try:
+                ch = await self.db.get_character(character_id)
+            except StorageError as e:
+                log.warning("character %s not announced: %s", character_id, e)
+                return
+            if ch is None:
+                return
+            name = ch.name
         self.presence.enter(Online(character_id, account_id, name))
         try:
             await self.friends.entered(character_id, name)

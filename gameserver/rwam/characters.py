@@ -55,6 +55,9 @@ STARTING_ITEMS: tuple[tuple[int, int], ...] = (
     (6948, 1),
 )  # bread, water, hearthstone
 
+# Copper a new character starts with: enough for its first auction deposits and postage.
+STARTING_GOLD = 1000
+
 NAME_MIN, NAME_MAX = 2, 12
 _NAME_RE = re.compile(r"^[A-Za-z]+$")
 
@@ -129,6 +132,7 @@ def new_character(
         for item_id, slot in STARTING_GEAR[class_k]
     ] + [ItemStack(uid=uuid.uuid4().hex, item_id=i, count=n) for i, n in STARTING_ITEMS]
     state = CharacterState(
-        region=start.region, x=start.x, y=start.y, facing=start.facing, items=tuple(items)
+        region=start.region, x=start.x, y=start.y, facing=start.facing, items=tuple(items),
+        gold=STARTING_GOLD,
     )
     return NewCharacter(clean, race_k, class_k, faction, state)
