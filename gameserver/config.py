@@ -44,10 +44,33 @@ class RealmSettings(BaseSettings):
         1000, ge=1, description="Realm-wide limit on players admitted at once."
     )
     players_per_server: int = Field(200, ge=1, description="Capacity of one region server.")
+    login_rate_per_s: float = Field(
+        20.0,
+        gt=0,
+        description="Admissions per second the login queue allows: a burst of logins cannot"
+        " stall region servers.",
+    )
+    login_burst: int = Field(
+        20,
+        ge=1,
+        description="Admissions the login queue may make at once after a lull (the bucket size).",
+    )
+    login_grace_s: float = Field(
+        120.0,
+        ge=0,
+        description="A player who disconnected within this many seconds re-enters ahead of the"
+        " login queue (0 turns it off).",
+    )
     checkpoint_interval_s: float = Field(
         10.0,
         gt=0,
         description="Seconds between character checkpoints: the most play a crash can lose.",
+    )
+    hot_checkpoint_interval_s: float = Field(
+        2.0, gt=0, description="Seconds between hot checkpoints (Redis): what a region server crash can lose."
+    )
+    lease_ttl_s: float = Field(
+        30.0, gt=1, description="Character lease lifetime; a dead server's characters are free after it."
     )
     token_ttl_s: float = Field(
         60.0, gt=0, description="How long a login token may be used to connect."

@@ -9,9 +9,13 @@ import asyncio
 import math
 import random
 import secrets
+from collections.abc import Awaitable
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from realm_client.client import ClientError, RealmClient
+from realm_client.gateway import QueueUpdate
+from realm_client.social import ActionRefused
 
 _SYLLABLES = ("ka", "ro", "mi", "tel", "dor", "an", "vel", "is", "gar", "lun", "bri", "tho", "sen", "ul")
 
@@ -34,8 +38,20 @@ class BotReport:
     acked_seq: int = 0
     corrections: int = 0
     logged_out_saved: bool = False
+    # The login queue: every position the gateway pushed (empty if admitted at once), and
+    # how long the login waited for admission.
+    queue_positions: list[int] = field(default_factory=list)
+    queue_wait_s: float = 0.0
     error: str = ""
     errors: list[str] = field(default_factory=list)
+    # Realm-wide actions (chat, mail, auction house); failures here never fail the bot.
+    chat_sent: int = 0
+    chat_heard: int = 0
+    mail_sent: int = 0
+    mail_taken: int = 0
+    auctions_listed: int = 0
+    auction_bids: int = 0
+    social_errors: list[str] = field(default_factory=list)
 
 
 class Bot:
@@ -54,7 +70,10 @@ class Bot:
         try:
             await c.signup(self.username, self.password)
             r.signed_up = True
-            await c.login(self.username, self.password)
+            queued_at = asyncio.get_running_loop().time()
+            await c.login(self.username, self.password, on_queue=self._queued)
+            if r.queue_positions:
+                r.queue_wait_s = asyncio.get_running_loop().time() - queued_at
             r.logged_in = True
             for _ in range(5):
                 try:
@@ -71,7 +90,13 @@ class Bot:
                 raise ClientError("missing", "created character not in the character list")
             start = await c.enter_world(ch.id)
             r.in_world = True
+            social = asyncio.create_task(self._socialise(duration_s))
             await self._wander(start.x, start.y, duration_s, tick_s)
+            try:
+                await asyncio.wait_for(social, timeout=5.0)
+            except (TimeoutError, asyncio.CancelledError):
+                r.social_errors.append("social: did not finish in time")
+            await self._collect_mail()
             r.logged_out_saved = await c.logout()
         except (ClientError, TimeoutError, OSError) as e:
             r.error = f"{type(e).__name__}: {e}"
@@ -85,6 +110,61 @@ class Bot:
                 r.corrections = c.predictor.corrections
             await c.close()
         return r
+
+    def _queued(self, update: QueueUpdate) -> None:
+        self.report.queue_positions.append(update.position)
+
+    async def _try(self, what: str, coro: Awaitable[Any]) -> tuple[bool, Any]:
+        """One social action: (done, answer); a refusal or a timeout is noted, never
+        raised, so a busy auction house cannot make a bot fail."""
+        try:
+            return True, await coro
+        except (ActionRefused, ClientError, TimeoutError, OSError, KeyError, ValueError) as e:
+            self.report.social_errors.append(f"{what}: {e}")
+            return False, None
+
+    async def _socialise(self, duration_s: float) -> None:
+        """Chat, sell a ration at the auction house, buy someone else's, and mail the
+        seller a thank-you with a few coins: the realm-wide actions, end to end."""
+        r, social = self.report, self.client.social
+        social.on_notice = self._heard
+        await asyncio.sleep(min(0.3, duration_s / 4))
+        if (await self._try("say", social.say(f"Hello from {self.username}!")))[0]:
+            r.chat_sent += 1
+        if (await self._try("join", social.join_channel("World")))[0]:
+            if (await self._try("channel", social.chat("channel", "lfg", "World")))[0]:
+                r.chat_sent += 1
+        _, inv = await self._try("inventory", social.inventory())
+        ration = next((row[0] for row in (inv or {}).get("page", []) if row[1] == 117), None)
+        if ration is not None:
+            listed = social.list_auction(ration, start_bid=10, buyout=40, hours=12)
+            if (await self._try("auction.list", listed))[0]:
+                r.auctions_listed += 1
+        await asyncio.sleep(min(1.0, duration_s / 3))
+        _, found = await self._try("auction.search", social.search_auctions(name="jerky"))
+        others = [a for a in (found or {}).get("page", []) if not a["mine"]]
+        if others:
+            pick = self.rng.choice(others)
+            if self.rng.random() < 0.5 and pick["buyout"]:
+                ok, _ = await self._try("auction.buyout", social.buyout(pick["id"]))
+            else:
+                ok, _ = await self._try("auction.bid", social.bid(pick["id"], pick["min_bid"]))
+            if ok:
+                r.auction_bids += 1
+            mail = social.send_mail(pick["seller"], "Thanks for the jerky", "Well met!", gold=3)
+            if (await self._try("mail.send", mail))[0]:
+                r.mail_sent += 1
+
+    def _heard(self, kind: str, body: dict[str, object]) -> None:
+        if kind == "chat":
+            self.report.chat_heard += 1
+
+    async def _collect_mail(self) -> None:
+        _, box = await self._try("mail.list", self.client.social.mailbox(limit=5))
+        for m in (box or {}).get("page", []):
+            if m["gold"] or m["items"]:
+                if (await self._try("mail.take", self.client.social.take_mail(m["id"])))[0]:
+                    self.report.mail_taken += 1
 
     async def _wander(self, home_x: float, home_y: float, duration_s: float, tick_s: float) -> None:
         loop = asyncio.get_running_loop()
@@ -120,7 +200,11 @@ def summarise(reports: list[BotReport]) -> dict[str, object]:
         "bots": len(reports),
         "bots_in_world": sum(r.in_world for r in reports),
         "bots_saw_others": sum(r.saw_others for r in reports),
+        "bots_chatted": sum(r.chat_sent > 0 for r in reports),
+        "bots_mailed": sum(r.mail_sent > 0 for r in reports),
+        "bots_used_auction_house": sum(r.auctions_listed + r.auction_bids > 0 for r in reports),
         "bots_saved_on_logout": sum(r.logged_out_saved for r in reports),
+        "bots_queued": sum(bool(r.queue_positions) for r in reports),
         "bot_errors": [r.error for r in reports if r.error],
         "reports": [asdict(r) for r in reports],
     }

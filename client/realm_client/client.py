@@ -12,12 +12,14 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import TypeVar
 
 import numpy as np
 
 from gameserver.wire.messages import (
+    CastAbility,
     CharacterInfo,
     CharacterList,
     CharacterListRequest,
@@ -25,14 +27,19 @@ from gameserver.wire.messages import (
     CreateCharacterResult,
     EnterWorld,
     EnterWorldResult,
+    Inputs,
     Logout,
     LogoutResult,
     Message,
+    Respawn,
+    SetAutoAttack,
     Snapshot,
+    SnapshotAck,
 )
 from realm_client.connection import RealmConnection
-from realm_client.gateway import GatewayClient, Login
-from realm_client.prediction import Interpolator, Predictor
+from realm_client.gateway import GatewayClient, Login, QueueCallback
+from realm_client.prediction import DeltaView, Interpolator, Predictor
+from realm_client.social import NoticeConnection, Social
 
 
 class ClientError(Exception):
@@ -70,14 +77,33 @@ class RealmClient:
         self.seen_players: set[int] = set()
         self.visible: dict[int, tuple[float, float]] = {}
         self.on_snapshot: Callable[[Snapshot], None] | None = None
+        # Delta snapshots and combat (see realm_client.prediction.DeltaView).
+        self.view = DeltaView()
+        self.ack_tick = 0
+        self._inputs_since_snapshot = False
+        self.status: np.void | None = None
+        self.last_event_seq = 0
+        self.events: list[np.void] = []  # every combat event received, in order
+        self.loot: list[tuple[int, int]] = []  # (item id, count)
+        self.xp_gained = 0
+        self.on_event: Callable[[np.void], None] | None = None
+        # Realm-wide actions: chat, friends, mail, auction house, party, guild.
+        self.social = Social(self)
 
     # --- account ------------------------------------------------------------------------
     async def signup(self, username: str, password: str) -> int:
         return await self.gateway.signup(username, password)
 
-    async def login(self, username: str, password: str) -> Login:
-        self.login_info = await self.gateway.login(username, password)
-        self.connection = await RealmConnection.open(self.login_info, self._snapshot)
+    async def login(
+        self, username: str, password: str, *, on_queue: QueueCallback | None = None
+    ) -> Login:
+        """Log in (waiting in the realm's login queue if it is full; `on_queue` hears each
+        position) and open the game connection."""
+        self.login_info = await self.gateway.login(username, password, on_queue=on_queue)
+        conn = await NoticeConnection.open(self.login_info, self._snapshot)
+        assert isinstance(conn, NoticeConnection)
+        conn.on_notice = self.social.handle_notice
+        self.connection = conn
         return self.login_info
 
     def _conn(self) -> RealmConnection:
@@ -118,17 +144,70 @@ class RealmClient:
         if self.predictor is None:
             raise ClientError("not_in_world", "enter the world first")
         self.predictor.move(dir_x, dir_y, dt_s, speed)
-        self._conn().send_inputs(self.predictor.frames())
+        self._send(Inputs(frames=self.predictor.frames(), ack_tick=self.ack_tick))
         self.inputs_sent += 1
+        self._inputs_since_snapshot = True
+
+    def _send(self, msg: Message) -> None:
+        """Send unreliably (inputs, acks, combat commands: each is resent or re-issued by
+        the player if lost, and the server checks every one)."""
+        conn = self._conn()
+        conn.send_raw(conn.conn.send(msg, now=time.monotonic()))
+
+    # --- combat -----------------------------------------------------------------------------
+    def cast(self, ability: int, target: int = 0) -> None:
+        """Cast an ability (ids in gameserver.region.abilities) at an entity id; 0 means
+        yourself for friendly spells, your current target otherwise."""
+        self._send(CastAbility(ability=ability, target=target))
+
+    def auto_attack(self, target: int, enabled: bool = True) -> None:
+        self._send(SetAutoAttack(enabled=enabled, target=target))
+
+    def respawn(self) -> None:
+        self._send(Respawn())
+
+    @property
+    def health(self) -> int | None:
+        return int(self.status["health"]) if self.status is not None else None
+
+    @property
+    def level(self) -> int | None:
+        return int(self.status["level"]) if self.status is not None else None
+
+    @property
+    def xp(self) -> int | None:
+        return int(self.status["xp"]) if self.status is not None else None
+
+    @property
+    def dead(self) -> bool:
+        return self.status is not None and bool(int(self.status["flags"]) & 2)
 
     def _snapshot(self, snap: Snapshot) -> None:
         self.snapshots += 1
         self.last_snapshot = snap
         if self.predictor is not None and snap.you is not None:
             self.predictor.reconcile(
-                snap.last_input_seq, float(snap.you["x"]), float(snap.you["y"]), snap.corrected
+                snap.last_input_seq, float(snap.you["x"]), float(snap.you["y"]), snap.corrected,
+                knockback=bool(int(snap.you["flags"]) & 8),
             )
-        ents = snap.entities
+        for ev in snap.events:
+            if int(ev["seq"]) > self.last_event_seq:
+                self.last_event_seq = int(ev["seq"])
+                self._event(ev)
+        view = self.view.apply(
+            snap.tick, snap.baseline_tick, snap.entities, snap.removed, snap.deltas
+        )
+        if view is None:
+            return  # baseline unknown: not acknowledged, the server will send a usable one
+        if snap.tick < self.ack_tick:
+            return  # an older snapshot arriving late: stored as a baseline, not shown
+        self.ack_tick = snap.tick
+        if snap.status is not None:
+            self.status = snap.status
+        if not self._inputs_since_snapshot and self.connection is not None:
+            self._send(SnapshotAck(tick=snap.tick))
+        self._inputs_since_snapshot = False
+        ents = view
         others = ents[ents["kind"] == 0]
         if self.entity_id is not None:
             others = others[others["id"] != self.entity_id]
@@ -137,6 +216,16 @@ class RealmClient:
         self.visible = {int(e["id"]): (float(e["x"]), float(e["y"])) for e in ents}
         if self.on_snapshot is not None:
             self.on_snapshot(snap)
+
+    def _event(self, ev: np.void) -> None:
+        self.events.append(ev)
+        kind = int(ev["kind"])
+        if kind == 11:  # loot
+            self.loot.append((int(ev["amount"]), int(ev["info"])))
+        elif kind == 9:  # xp
+            self.xp_gained += int(ev["amount"])
+        if self.on_event is not None:
+            self.on_event(ev)
 
     async def logout(self) -> bool:
         reply = _expect(await self._conn().request(Logout()), LogoutResult)

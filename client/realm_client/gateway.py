@@ -1,8 +1,17 @@
-"""The client's HTTP side: sign up, log in, list realms, check for and apply patches."""
+"""The client's HTTP side: sign up, log in, list realms, check for and apply patches.
+
+A login may have to wait in the realm's login queue: the gateway then answers `queued`
+with a ticket, and `login` follows the queue over a WebSocket (`GET /v1/queue/{ticket}`),
+reporting each new position to an optional callback, until the gateway sends the login
+grant. Callers see one `login()` that returns when the player is admitted.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +35,23 @@ class Login:
     realm: str
     rcm_host: str
     rcm_port: int
+
+
+@dataclass(frozen=True, slots=True)
+class QueueUpdate:
+    """Where a queued login stands: `position` 1 is next; `eta_s` is None while the
+    gateway has no estimate (the queue has not moved lately)."""
+
+    position: int
+    eta_s: float | None
+
+
+QueueCallback = Callable[[QueueUpdate], None]
+
+
+def _queue_update(d: dict[str, Any]) -> QueueUpdate:
+    eta = d.get("eta_s")
+    return QueueUpdate(int(d["position"]), None if eta is None else float(eta))
 
 
 class GatewayClient:
@@ -55,8 +81,23 @@ class GatewayClient:
         )
         return int(data["account_id"])
 
-    async def login(self, username: str, password: str) -> Login:
+    async def login(
+        self,
+        username: str,
+        password: str,
+        *,
+        on_queue: QueueCallback | None = None,
+        queue_timeout_s: float | None = None,
+    ) -> Login:
+        """Log in; if the realm is full, wait in its queue (at most `queue_timeout_s`,
+        forever by default), calling `on_queue` with each position the gateway pushes."""
         d = await self._json("POST", "/v1/login", {"username": username, "password": password})
+        if d.get("status") == "queued":
+            if on_queue is not None:
+                on_queue(_queue_update(d))
+            d = await asyncio.wait_for(
+                self._await_admission(str(d["queue_path"]), on_queue), queue_timeout_s
+            )
         return Login(
             account_id=int(d["account_id"]),
             conn_id=int(d["conn_id"]),
@@ -67,6 +108,23 @@ class GatewayClient:
             rcm_host=d["rcm"]["host"],
             rcm_port=int(d["rcm"]["port"]),
         )
+
+    async def _await_admission(self, path: str, on_queue: QueueCallback | None) -> Any:
+        timeout = aiohttp.ClientWSTimeout(ws_receive=None, ws_close=5.0)
+        async with self._session.ws_connect(self.base_url + path, timeout=timeout) as ws:
+            async for msg in ws:
+                if msg.type is not aiohttp.WSMsgType.TEXT:
+                    continue
+                d = json.loads(msg.data)
+                status = d.get("status")
+                if status == "admitted":
+                    return d
+                if status == "queued":
+                    if on_queue is not None:
+                        on_queue(_queue_update(d))
+                    continue
+                raise GatewayError(410, "queue_gone", str(d.get("message", "")))
+        raise GatewayError(503, "queue_closed", "the gateway closed the queue connection")
 
     async def realms(self) -> list[dict[str, Any]]:
         return list(await self._json("GET", "/v1/realms"))

@@ -13,25 +13,30 @@ import logging
 import secrets
 import socket
 from dataclasses import dataclass, field
+from typing import cast
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from gameserver import metrics
+from gameserver.api.region import InputSink
 from gameserver.config import RealmSettings
+from gameserver.embedded.world import RegionWorld
 from gameserver.gateway.accounts import AccountService
 from gameserver.gateway.http import RealmInfo, build_app
+from gameserver.gateway.login_queue import AdmissionRate, LoginQueue, QueueSettings, SeatKeeper
 from gameserver.gateway.patch import build_manifest
-from gameserver.oem.service import OemService, RegionDirectory
+from gameserver.oem.service import LocalRcmDirectory, LocalRegionDirectory, OemService
 from gameserver.rcm.server import RcmServer
 from gameserver.region.driver import run_ticks
 from gameserver.region.server import RegionServer
+from gameserver.rwam.actions import RealmActions
 from gameserver.rwam.service import RwamService
 from gameserver.storage.factory import open_storage
 from gameserver.storage.interfaces import HotState, RealmDatabase
 from gameserver.storage.models import ServerKind
 from gameserver.wire.token import TokenSealer
-from gameserver.world.map import DEFAULT_MAP, WorldMap
+from gameserver.world.map import DEFAULT_MAP, RegionDef, WorldMap
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +58,11 @@ class EmbeddedRealm:
     rcm: RcmServer | None = None
     addresses: Addresses | None = None
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
+    _server_stops: dict[str, asyncio.Event] = field(default_factory=dict)
+    directory: LocalRegionDirectory = field(default_factory=LocalRegionDirectory)
+    oem: OemService | None = None
+    actions: RealmActions | None = None
+    login_queue: LoginQueue | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _runners: list[web.AppRunner] = field(default_factory=list)
     _udp: asyncio.DatagramTransport | None = None
@@ -66,32 +76,44 @@ class EmbeddedRealm:
         key = bytes.fromhex(s.token_key) if s.token_key else secrets.token_bytes(32)
         sealer = TokenSealer(key)
         rwam = RwamService(self.db, self.world)
-        directory = RegionDirectory()
-        oem = OemService(rwam=rwam, hot=self.hot, directory=directory)
+        directory = self.directory = LocalRegionDirectory()
+        rcms = LocalRcmDirectory({})
+        oem = self.oem = OemService(
+            rwam=rwam,
+            hot=self.hot,
+            directory=directory,
+            rcms=rcms,
+            world=self.world,
+            realm=s.name,
+            lease_ttl_ms=int(s.lease_ttl_s * 1000),
+        )
+
+        def sink(server_id: str, address: str) -> InputSink:
+            server = directory.get(server_id)
+            if server is None:
+                raise LookupError(f"no region server {server_id} in this process")
+            return cast(InputSink, server)
+
         rcm = self.rcm = RcmServer(
             realm=s.name,
             server_id="rcm-0",
             sealer=sealer,
             rwam=rwam,
             oem=oem,
+            sinks=sink,
             tick_rate=s.tick_rate,
         )
+        rcms.rcms[rcm.rcm_id] = rcm
+        # Realm-wide actions: the RCM delivers their notices, the region servers hold the
+        # inventories of online characters (see gameserver/rwam/economy.py).
+        self.actions = RealmActions(
+            self.db, self.hot, RegionWorld(lambda: list(self.regions)), rcm, realm=s.name
+        )
+        rcm.actions = self.actions
+        rcm.admission = SeatKeeper(s.name, self.hot, grace_s=s.login_grace_s)
         for region in self.world.regions:
-            if region.kind is not ServerKind.WORLD:
-                continue
-            server = RegionServer(
-                realm=s.name,
-                region=region,
-                server_id=f"{region.name}-0",
-                db=self.db,
-                hot=self.hot,
-                outbox=self.rcm,
-                tick_rate=s.tick_rate,
-                capacity=s.players_per_server,
-                checkpoint_interval_s=s.checkpoint_interval_s,
-            )
-            self.regions.append(server)
-            directory.add(server)
+            if region.kind is ServerKind.WORLD:
+                self.add_region_server(region)
 
         loop = asyncio.get_running_loop()
         transport, _ = await loop.create_datagram_endpoint(
@@ -119,18 +141,44 @@ class EmbeddedRealm:
                 capacity=min(s.max_players, sum(r.capacity for r in self.regions)),
             )
 
-        app = build_app(accounts, realm_info, build_manifest(s.patch_dir), s.patch_dir)
+        # Seats follow the Ready capacity the region servers heartbeat into the hot state.
+        self.login_queue = LoginQueue(
+            s.name,
+            self.hot,
+            self.hot,
+            QueueSettings(
+                max_players=s.max_players,
+                rate=AdmissionRate(s.login_rate_per_s, s.login_burst),
+                grace_s=s.login_grace_s,
+                pending_ttl_s=s.token_ttl_s + 30.0,
+            ),
+            ticket_key=key,
+        )
+        app = build_app(
+            accounts,
+            realm_info,
+            build_manifest(s.patch_dir),
+            s.patch_dir,
+            login_queue=self.login_queue,
+        )
         http_port = await self._serve(app, s.host, s.http_port)
         metrics_port = await self._serve(self._metrics_app(), s.host, s.metrics_port)
 
         for server in self.regions:
-            self._tasks.append(
-                asyncio.create_task(run_ticks(server, self._stop), name=f"tick-{server.server_id}")
-            )
-            self._tasks.append(
-                asyncio.create_task(server.maintain(self._stop), name=f"maint-{server.server_id}")
-            )
+            self._start_region_tasks(server)
         self._tasks.append(asyncio.create_task(self.rcm.run_timers(self._stop), name="rcm-timers"))
+        # Region servers turn Ready on their first tick; report that now instead of at their
+        # first heartbeat a second later, so the login queue starts with the real capacity.
+        await asyncio.sleep(0)
+        for server in self.regions:
+            await self.hot.heartbeat(server.heartbeat(), ttl_ms=5000)
+        await self.login_queue.refresh_capacity()
+        self._tasks.append(
+            asyncio.create_task(self.login_queue.run(self._stop), name="login-queue")
+        )
+        self._tasks.append(
+            asyncio.create_task(self.actions.run_timers(self._stop), name="rwam-timers")
+        )
         self.addresses = Addresses(
             http=f"http://{public}:{http_port}",
             udp=f"{public}:{udp_port}",
@@ -138,6 +186,56 @@ class EmbeddedRealm:
         )
         metrics.REALM_CAPACITY.labels(s.name).set(realm_info().capacity)
         return self.addresses
+
+    def add_region_server(self, region: RegionDef, index: int | None = None) -> RegionServer:
+        """Create a region server shard in this process and make it placeable. Its tick
+        and maintenance tasks start with the realm (or at once, if it is running)."""
+        s = self.settings
+        assert self.db is not None and self.hot is not None and self.rcm is not None
+        n = index if index is not None else sum(r.region.name == region.name for r in self.regions)
+        server = RegionServer(
+            realm=s.name,
+            region=region,
+            server_id=f"{region.name}-{n}",
+            db=self.db,
+            hot=self.hot,
+            outbox=self.rcm,
+            tick_rate=s.tick_rate,
+            capacity=s.players_per_server,
+            checkpoint_interval_s=s.checkpoint_interval_s,
+            hot_checkpoint_interval_s=s.hot_checkpoint_interval_s,
+            lease_ttl_ms=int(s.lease_ttl_s * 1000),
+        )
+        server.oem = self.oem
+        server.world_map = self.world
+        if region.kind is ServerKind.WORLD:
+            server.shard.move_bounds = self.world.continent_bounds()
+        self.regions.append(server)
+        self.directory.add(server)
+        if self.addresses is not None:  # already running: start its loops now
+            self._start_region_tasks(server)
+        return server
+
+    def _start_region_tasks(self, server: RegionServer) -> None:
+        stop = self._server_stops.setdefault(server.server_id, asyncio.Event())
+        if self._stop.is_set():
+            stop.set()
+        self._tasks.append(
+            asyncio.create_task(run_ticks(server, stop), name=f"tick-{server.server_id}")
+        )
+        self._tasks.append(
+            asyncio.create_task(server.maintain(stop), name=f"maint-{server.server_id}")
+        )
+
+    async def remove_region_server(self, server: RegionServer) -> None:
+        """Stop a shard that has drained (or save and kick what is left on it)."""
+        self.directory.remove(server.server_id)
+        await server.shutdown()
+        self._server_stops.setdefault(server.server_id, asyncio.Event()).set()
+        if server in self.regions:
+            self.regions.remove(server)
+        assert self.hot is not None
+        await self.hot.remove(self.settings.name, server.server_id)
 
     async def _serve(self, app: web.Application, host: str, port: int) -> int:
         runner = web.AppRunner(app, access_log=None)
@@ -152,7 +250,8 @@ class EmbeddedRealm:
 
         async def scrape(_: web.Request) -> web.Response:
             online = sum(r.players for r in self.regions)
-            metrics.ONLINE_PLAYERS.labels(self.settings.name).set(online)
+            if self.login_queue is None:  # else the queue reports seats taken
+                metrics.ONLINE_PLAYERS.labels(self.settings.name).set(online)
             return web.Response(
                 body=generate_latest(metrics.REGISTRY),
                 headers={"Content-Type": CONTENT_TYPE_LATEST},
@@ -178,6 +277,8 @@ class EmbeddedRealm:
         for server in self.regions:
             await server.shutdown()
         self._stop.set()
+        for ev in self._server_stops.values():
+            ev.set()
         for t in self._tasks:
             try:
                 await asyncio.wait_for(t, timeout=5)

@@ -17,6 +17,8 @@ from aiohttp import web
 from pydantic import BaseModel, Field, ValidationError
 
 from gameserver.gateway.accounts import AccountError, AccountService
+from gameserver.gateway.login_queue import LoginQueue
+from gameserver.gateway.login_queue.web import add_queue_routes
 from gameserver.gateway.patch import Manifest, resolve
 
 M = TypeVar("M", bound=BaseModel)
@@ -64,7 +66,10 @@ def build_app(
     realm_info: Callable[[], RealmInfo],
     manifest: Manifest,
     patch_dir: Path | None,
+    login_queue: LoginQueue | None = None,
 ) -> web.Application:
+    """With a `login_queue`, a login beyond the realm's seats answers `status: queued` and
+    the client follows its place on `GET /v1/queue/{ticket}` (see `login_queue.web`)."""
     app = web.Application(client_max_size=MAX_BODY)
 
     async def signup(request: web.Request) -> web.Response:
@@ -83,6 +88,13 @@ def build_app(
             account = await accounts.check_credentials(body.username, body.password)
         except AccountError as e:
             return _error(e.status, e.code, str(e))
+        if login_queue is not None:
+            try:
+                queued = await login_queue.login(account.id)
+            except AccountError as e:
+                return _error(e.status, e.code, str(e))
+            if queued is not None:
+                return web.json_response(queued.body())
         grant = accounts.grant(account)
         info = realm_info()
         return web.json_response(
@@ -137,4 +149,6 @@ def build_app(
     ]
     for method, path, handler in handlers:
         app.router.add_route(method, path, handler)
+    if login_queue is not None:
+        add_queue_routes(app, login_queue, accounts, realm_info)
     return app

@@ -5,90 +5,124 @@ Entering the world takes the character's lease (one live copy, ever), loads its 
 saved state, picks a region server shard with room for the character's region, and records
 the route the RCM uses. Leaving saves through the region server, which then releases the
 lease. A second login of an account that is already in the world takes over: the first
-session is saved and closed before the new one enters (the documented choice; see
-docs/architecture.md, "One live copy").
+session is saved and closed before the new one enters (see docs/architecture.md, "One live
+copy").
+
+A **handoff** is the one mechanism for every move between servers: a border crossing, a
+drain, entering or leaving an instance. The RCM first holds the player's inputs; the source
+server saves the player and lets go of it (the lease moves, it is not released); the target
+takes it with its movement continuity (last input acked, queued frames); the route is
+rewritten; and the RCM switches to the target and replays what it held. No input is lost
+and at no moment do two servers simulate the character.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
-import numpy as np
-import numpy.typing as npt
-
-from gameserver.region.server import JoinResult, PlayerJoin, RegionServer
-from gameserver.rwam.service import RwamService
+from gameserver import metrics
+from gameserver.api.oem import OemError, Placement
+from gameserver.api.rcm import RcmApi
+from gameserver.api.region import JoinResult, PlayerJoin, RegionServerApi
+from gameserver.api.rwam import RwamApi
 from gameserver.storage.interfaces import HotState
 from gameserver.storage.models import Route
+from gameserver.world.map import WorldMap
 
 log = logging.getLogger(__name__)
 
-
-class OemError(Exception):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
+__all__ = ["LocalRegionDirectory", "OemError", "OemService", "Placement", "RegionDirectory"]
 
 
-class RegionHandle(Protocol):
-    """What the RCM needs of the server that simulates a player."""
+class PlaceableServer(RegionServerApi, Protocol):
+    """A region server as the directory sees it: the API plus its load."""
 
-    server_id: str
+    address: str
+    capacity: int
 
-    def submit_inputs(self, character_id: int, frames: npt.NDArray[np.void]) -> None: ...
+    @property
+    def players(self) -> int: ...
+
+    @property
+    def max_speed(self) -> float: ...
+
+    def has_room(self) -> bool: ...
 
 
-@dataclass(frozen=True, slots=True)
-class Placement:
-    server: RegionServer
-    join: JoinResult
-    region: str
-
-
-class RegionDirectory:
+class RegionDirectory(Protocol):
     """The region servers the OEM can place characters on."""
 
-    def __init__(self, servers: Iterable[RegionServer] = ()) -> None:
-        self._servers: dict[str, RegionServer] = {s.server_id: s for s in servers}
+    def pick(self, region: str, exclude: Iterable[str] = ()) -> PlaceableServer | None: ...
 
-    def add(self, server: RegionServer) -> None:
+    def get(self, server_id: str) -> PlaceableServer | None: ...
+
+
+class LocalRegionDirectory:
+    """The region servers of this process (the embedded realm, the local supervisor)."""
+
+    def __init__(self, servers: Iterable[PlaceableServer] = ()) -> None:
+        self._servers: dict[str, PlaceableServer] = {s.server_id: s for s in servers}
+
+    def add(self, server: PlaceableServer) -> None:
         self._servers[server.server_id] = server
 
     def remove(self, server_id: str) -> None:
         self._servers.pop(server_id, None)
 
-    def all(self) -> list[RegionServer]:
+    def all(self) -> list[PlaceableServer]:
         return list(self._servers.values())
 
-    def pick(self, region: str) -> RegionServer | None:
+    def get(self, server_id: str) -> PlaceableServer | None:
+        return self._servers.get(server_id)
+
+    def pick(self, region: str, exclude: Iterable[str] = ()) -> PlaceableServer | None:
         """The least loaded Ready shard of `region` with room (fill evenly; the scaler adds
         shards before they fill)."""
-        candidates = [s for s in self._servers.values() if s.region.name == region and s.has_room()]
-        return min(candidates, key=lambda s: s.players / s.capacity, default=None)
+        skip = set(exclude)
+        candidates = [
+            s
+            for s in self._servers.values()
+            if s.region_name == region and s.server_id not in skip and s.has_room()
+        ]
+        return min(candidates, key=lambda s: s.players / max(1, s.capacity), default=None)
 
-    def holding(self, character_id: int) -> RegionServer | None:
-        for s in self._servers.values():
-            if s.holds(character_id):
-                return s
-        return None
+
+class RcmDirectory(Protocol):
+    def get(self, rcm_id: str) -> RcmApi | None: ...
+
+
+@dataclass
+class LocalRcmDirectory:
+    rcms: dict[str, RcmApi]
+
+    def get(self, rcm_id: str) -> RcmApi | None:
+        return self.rcms.get(rcm_id)
 
 
 class OemService:
     def __init__(
         self,
         *,
-        rwam: RwamService,
+        rwam: RwamApi,
         hot: HotState,
         directory: RegionDirectory,
+        rcms: RcmDirectory | None = None,
+        world: WorldMap | None = None,
+        realm: str = "home",
         lease_ttl_ms: int = 30_000,
     ) -> None:
         self.rwam = rwam
         self.hot = hot
         self.directory = directory
+        self.rcms = rcms if rcms is not None else LocalRcmDirectory({})
+        self.world = world
+        self.realm = realm
         self.lease_ttl_ms = lease_ttl_ms
+        self._moving: set[int] = set()  # characters with a handoff in progress
 
     @staticmethod
     def lease_key(character_id: int) -> str:
@@ -126,11 +160,12 @@ class OemService:
                 raise OemError(
                     "no_capacity", f"no region server for {state.region} has room; try again soon"
                 )
-            join = server.add_player(PlayerJoin(character, state, lease, conn_id))
+            join = await server.add_player(PlayerJoin(character, state, lease, conn_id, rcm))
             await self.hot.set_route(
                 Route(
                     account_id=account_id,
                     character_id=character_id,
+                    conn_id=conn_id,
                     rcm=rcm,
                     server_id=server.server_id,
                     region=state.region,
@@ -139,7 +174,11 @@ class OemService:
         except BaseException:
             await self.hot.release(lease)
             raise
-        return Placement(server, join, state.region)
+        return self._placement(server, join, state.region)
+
+    @staticmethod
+    def _placement(server: PlaceableServer, join: JoinResult, region: str) -> Placement:
+        return Placement(server.server_id, server.address, region, join, server.max_speed)
 
     async def leave_world(
         self, account_id: int, reason: str = "logout", kick: str | None = None
@@ -149,7 +188,67 @@ class OemService:
         if route is None:
             return False
         await self.hot.clear_route(account_id)
-        server = self.directory.holding(route.character_id)
+        server = self.directory.get(route.server_id)
         if server is None:
             return False
-        return await server.remove_player(route.character_id, reason=reason, kick=kick) is not None
+        saved = await server.remove_player(route.character_id, reason=reason, kick=kick)
+        return saved is not None
+
+    async def handoff(
+        self, character_id: int, account_id: int, to_region: str | None, reason: str
+    ) -> bool:
+        """Move a player to a server of `to_region` (None: another shard of its region)."""
+        if character_id in self._moving:
+            return False
+        self._moving.add(character_id)
+        started = time.perf_counter()
+        try:
+            return await self._handoff(character_id, account_id, to_region, reason, started)
+        finally:
+            self._moving.discard(character_id)
+
+    async def _handoff(
+        self, character_id: int, account_id: int, to_region: str | None, reason: str, started: float
+    ) -> bool:
+        route = await self.hot.get_route(account_id)
+        if route is None or route.character_id != character_id:
+            return False
+        source = self.directory.get(route.server_id)
+        region = to_region or route.region
+        target = self.directory.pick(region, exclude=(route.server_id,))
+        if source is None or target is None:
+            log.info("handoff of %s to %s: no target with room", character_id, region)
+            return False
+        rcm = self.rcms.get(route.rcm)
+        if rcm is not None:
+            rcm.hold(route.conn_id)
+        try:
+            extracted = await source.extract_player(character_id, reason)
+        except BaseException:
+            if rcm is not None:
+                rcm.reroute(route.conn_id, None)
+            raise
+        if extracted is None:
+            if rcm is not None:
+                rcm.reroute(route.conn_id, None)
+            return False
+        join = extracted.join
+        try:
+            result = await target.add_player(join)
+            moved_to, moved_region = target, region
+        except Exception:
+            log.exception(
+                "handoff of %s: %s refused it; putting it back", character_id, target.server_id
+            )
+            result = await source.add_player(join)
+            moved_to, moved_region = source, route.region
+        await self.hot.set_route(
+            route.model_copy(update={"server_id": moved_to.server_id, "region": moved_region})
+        )
+        if rcm is not None:
+            rcm.reroute(join.conn_id, self._placement(moved_to, result, moved_region))
+        if moved_to is source:
+            return False
+        metrics.HANDOFFS.labels(self.realm, region, reason).inc()
+        metrics.HANDOFF_DURATION.labels(self.realm, region).observe(time.perf_counter() - started)
+        return True

@@ -11,24 +11,30 @@ region servers come back through `deliver` and leave sealed under the player's s
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
 from gameserver import metrics
+from gameserver.api.oem import OemApi, OemError, Placement
+from gameserver.api.region import InputSink
+from gameserver.api.rwam import RwamApi
 from gameserver.clock import now_ms, wall_ms
-from gameserver.oem.service import OemError, OemService, RegionHandle
+from gameserver.gateway.login_queue.seats import Admission
 from gameserver.rcm.ratelimit import TokenBucket
+from gameserver.region.commands import GAME_COMMANDS
+from gameserver.rwam.api import ActionsApi
 from gameserver.rwam.characters import CharacterRuleError
-from gameserver.rwam.service import RwamService
 from gameserver.storage.models import Character
 from gameserver.wire import datagram
 from gameserver.wire.connection import Connection, accept_hello
 from gameserver.wire.datagram import Drop, DropReason
 from gameserver.wire.errors import WireError
 from gameserver.wire.messages import (
+    BODY_MAX,
     CharacterInfo,
     CharacterList,
     CharacterListRequest,
@@ -43,8 +49,12 @@ from gameserver.wire.messages import (
     Logout,
     LogoutResult,
     Message,
+    Notice,
     Ping,
     Pong,
+    RwamRequest,
+    RwamResult,
+    SnapshotAck,
     Welcome,
 )
 from gameserver.wire.token import TokenSealer
@@ -63,7 +73,10 @@ class Session:
     last_seen_ms: int
     bucket: TokenBucket
     character_id: int | None = None
-    server: RegionHandle | None = None
+    server: InputSink | None = None
+    # While a handoff moves the player between servers its inputs wait here, in order,
+    # and are replayed to the new server when the route switches (none are lost).
+    held: list[tuple[int, Any]] | None = None
     busy: bool = False  # a world-changing request (enter/logout) is in progress
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
@@ -90,18 +103,30 @@ class RcmServer(asyncio.DatagramProtocol):
         realm: str,
         server_id: str,
         sealer: TokenSealer,
-        rwam: RwamService,
-        oem: OemService,
+        rwam: RwamApi,
+        oem: OemApi,
+        sinks: Callable[[str, str], InputSink],
         tick_rate: int,
         idle_timeout_s: float = 30.0,
         packets_per_second: float = 120.0,
         burst: float = 240.0,
+        actions: ActionsApi | None = None,
+        admission: Admission | None = None,
     ) -> None:
         self.realm = realm
+        # Seats of the login queue: confirmed when a session opens, freed when it closes.
+        self.admission = admission
+        # Realm-wide actions (chat, mail, auctions, party, guild) and their notices; the
+        # RCM is the RWAM's `Notifier` (see `notify`).
+        self.actions = actions
+        self._by_character: dict[int, int] = {}  # character in the world -> conn id
+        self._background: set[asyncio.Task[None]] = set()
         self.server_id = server_id
         self.sealer = sealer
         self.rwam = rwam
         self.oem = oem
+        self.sinks = sinks  # (server_id, address) -> the route to that region server
+        self.rcm_id = server_id
         self.tick_rate = tick_rate
         self.idle_timeout_ms = int(idle_timeout_s * 1000)
         self.pps = packets_per_second
@@ -166,6 +191,8 @@ class RcmServer(asyncio.DatagramProtocol):
             )
             self.sessions[header.conn_id] = s
             metrics.CONNECTIONS.labels(*self._labels).set(len(self.sessions))
+            if self.admission is not None:
+                self._spawn(s, self.admission.session_opened(s.account_id, s.conn_id))
         else:
             if not s.bucket.allow(now):
                 raise Drop(DropReason.RATE_LIMITED)
@@ -179,8 +206,14 @@ class RcmServer(asyncio.DatagramProtocol):
     def _dispatch(self, s: Session, env: Envelope) -> None:
         msg = env.msg
         if isinstance(msg, Inputs):
-            if s.server is not None and s.character_id is not None:
+            if s.held is not None:
+                s.held.append((0, msg))
+            elif s.server is not None and s.character_id is not None:
                 s.server.submit_inputs(s.character_id, msg.frames)
+                if msg.ack_tick:
+                    self._game_command(s, SnapshotAck(tick=msg.ack_tick))
+        elif isinstance(msg, GAME_COMMANDS):
+            self._game_command(s, msg)
         elif isinstance(msg, Ping):
             self._reply(s, Pong(client_time_ms=msg.client_time_ms, server_time_ms=now_ms()), env)
         elif isinstance(msg, Hello):
@@ -197,7 +230,18 @@ class RcmServer(asyncio.DatagramProtocol):
             self._spawn(s, self._logout(s, env))
         elif isinstance(msg, Disconnect):
             self._spawn(s, self._close(s, "client disconnected"))
+        elif isinstance(msg, RwamRequest):
+            self._spawn(s, self._realm_action(s, env, msg))
         # Anything else (Ack-only packets, server-bound-only types) needs no action.
+
+    def _game_command(self, s: Session, msg: Message) -> None:
+        """Combat commands and snapshot acks go to the player's region server."""
+        if s.held is not None:
+            s.held.append((1, msg))
+            return
+        server = s.server
+        if server is not None and s.character_id is not None:
+            server.submit_command(s.character_id, msg)
 
     def _spawn(self, s: Session, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -231,6 +275,7 @@ class RcmServer(asyncio.DatagramProtocol):
         s.busy = True
         try:
             if s.character_id is not None:
+                self._left_world(s)
                 await self.oem.leave_world(s.account_id, reason="switch")
                 s.character_id, s.server = None, None
             placement = await self.oem.enter_world(
@@ -244,23 +289,48 @@ class RcmServer(asyncio.DatagramProtocol):
         if s.conn_id not in self.sessions:  # the client went away while we placed it
             await self.oem.leave_world(s.account_id, reason="disconnect")
             return
-        s.character_id, s.server = msg.character_id, placement.server
-        j = placement.join
-        self._reply(
-            s,
-            EnterWorldResult(
-                ok=True,
-                entity_id=j.entity_id,
-                region=placement.region,
-                server=placement.server.server_id,
-                x=j.x,
-                y=j.y,
-                facing=j.facing,
-                tick_rate=self.tick_rate,
-                max_speed=placement.server.region.max_speed,
-            ),
-            env,
+        s.character_id, s.server = msg.character_id, self.sinks(
+            placement.server_id, placement.address
         )
+        await self._entered_world(s)  # presence first: the client's next request needs it
+        self._reply(s, self._entered(placement), env)
+
+    def _entered(self, placement: Placement) -> EnterWorldResult:
+        j = placement.join
+        return EnterWorldResult(
+            ok=True,
+            entity_id=j.entity_id,
+            region=placement.region,
+            server=placement.server_id,
+            x=j.x,
+            y=j.y,
+            facing=j.facing,
+            tick_rate=self.tick_rate,
+            max_speed=placement.max_speed,
+        )
+
+    # --- handoffs (called by the OEM) ---------------------------------------------------
+    def hold(self, conn_id: int) -> None:
+        s = self.sessions.get(conn_id)
+        if s is not None and s.held is None:
+            s.held = []
+
+    def reroute(self, conn_id: int, placement: Placement | None) -> None:
+        """Switch the route (or, with None, keep it), replay the held inputs in order, and
+        tell the client where it now is: an unsolicited EnterWorldResult with its new
+        entity id (the client keeps its predicted position and input sequence)."""
+        s = self.sessions.get(conn_id)
+        if s is None:
+            return
+        held, s.held = s.held or [], None
+        if placement is not None and s.character_id is not None:
+            s.server = self.sinks(placement.server_id, placement.address)
+            self._send(s, s.conn.send(self._entered(placement), reliable=True, now=time.monotonic()))
+        for kind, msg in held:
+            if kind == 0:
+                self._dispatch(s, Envelope(msg))
+            else:
+                self._game_command(s, msg)
 
     async def _logout(self, s: Session, env: Envelope) -> None:
         saved = await self._leave(s, "logout")
@@ -269,6 +339,7 @@ class RcmServer(asyncio.DatagramProtocol):
     async def _leave(self, s: Session, reason: str) -> bool:
         if s.character_id is None:
             return False
+        self._left_world(s)
         s.character_id, s.server = None, None
         return await self.oem.leave_world(s.account_id, reason=reason)
 
@@ -277,7 +348,57 @@ class RcmServer(asyncio.DatagramProtocol):
             return
         del self.sessions[s.conn_id]
         metrics.CONNECTIONS.labels(*self._labels).set(len(self.sessions))
-        await self._leave(s, "disconnect")
+        try:
+            await self._leave(s, "disconnect")
+        finally:
+            if self.admission is not None:
+                await self.admission.session_closed(s.account_id, s.conn_id, reason)
+
+    # --- realm-wide actions (the RWAM) ----------------------------------------------------
+    async def _realm_action(self, s: Session, env: Envelope, msg: RwamRequest) -> None:
+        cid = s.character_id
+        if self.actions is None:
+            result = RwamResult(ok=False, code="unavailable", message="no realm actions here")
+        elif cid is None:
+            result = RwamResult(ok=False, code="not_in_world", message="enter the world first")
+        else:
+            ok, code, message, body = await self.actions.handle(cid, msg.op, msg.body)
+            result = RwamResult(ok=ok, code=code, message=message, body=body)
+        self._reply(s, result, env)
+
+    async def _entered_world(self, s: Session) -> None:
+        if s.character_id is None:
+            return
+        self._by_character[s.character_id] = s.conn_id
+        if self.actions is not None:
+            try:
+                await self.actions.character_entered(s.character_id, s.account_id)
+            except Exception:  # social state must never keep a player out of the world
+                log.exception("realm actions: presence of %s not recorded", s.character_id)
+
+    def _left_world(self, s: Session) -> None:
+        cid = s.character_id
+        if cid is None or self._by_character.get(cid) != s.conn_id:
+            return
+        del self._by_character[cid]
+        if self.actions is not None:
+            task = asyncio.get_running_loop().create_task(self.actions.character_left(cid))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+
+    def notify(self, character_id: int, kind: str, body: Mapping[str, Any]) -> bool:
+        """The RWAM's `Notifier`: a notice to the character's session, reliably."""
+        conn_id = self._by_character.get(character_id)
+        s = self.sessions.get(conn_id) if conn_id is not None else None
+        if s is None:
+            return False
+        text = json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+        if len(text.encode()) > BODY_MAX:
+            log.warning("notice %s for %s too large (%d bytes)", kind, character_id, len(text))
+            return False
+        notice = Notice(kind=kind, body=text)
+        self._send(s, s.conn.send(notice, reliable=True, now=time.monotonic()))
+        return True
 
     # --- from region servers (the Outbox) -------------------------------------------------
     def deliver(self, conn_id: int, payload: bytes) -> None:
@@ -289,6 +410,7 @@ class RcmServer(asyncio.DatagramProtocol):
         s = self.sessions.get(conn_id)
         if s is None:
             return
+        self._left_world(s)
         s.character_id, s.server = None, None
         self._send(s, s.conn.send(Disconnect(reason=reason), reliable=False, now=time.monotonic()))
         self._spawn(s, self._close(s, reason))

@@ -15,30 +15,39 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import uuid
 from collections import deque
-from dataclasses import dataclass
-from typing import Protocol
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Protocol, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
 from gameserver import metrics
+from gameserver.api.region import Continuity, Extracted, JoinResult, PlayerJoin
 from gameserver.clock import now_ms
+from gameserver.region import combat as region_combat
 from gameserver.region.movement import MoverState, MoveRules
-from gameserver.region.tick import PlayerLink, Shard, queue_inputs, step
+from gameserver.region.tick import PlayerLink, Shard, StepResult, queue_command, queue_inputs, step
 from gameserver.region.world import KIND_PLAYER
 from gameserver.storage.interfaces import CharacterStore, HotState, StaleFence, StorageError
 from gameserver.storage.models import (
     Character,
     CharacterState,
+    ItemStack,
     Lease,
     ServerHeartbeat,
     ServerKind,
     ServerState,
 )
-from gameserver.world.map import RegionDef
+from gameserver.wire.messages import Message
+from gameserver.wire.structs import INPUT_FRAME_DTYPE
+from gameserver.world.map import RegionDef, WorldMap
 
 log = logging.getLogger(__name__)
+
+R = TypeVar("R")
 
 
 class Outbox(Protocol):
@@ -49,28 +58,17 @@ class Outbox(Protocol):
     def kick(self, conn_id: int, reason: str) -> None: ...
 
 
-@dataclass(frozen=True, slots=True)
-class PlayerJoin:
-    character: Character
-    state: CharacterState
-    lease: Lease
-    conn_id: int
-
-
-@dataclass(frozen=True, slots=True)
-class JoinResult:
-    entity_id: int
-    x: float
-    y: float
-    facing: float
-
-
 @dataclass(slots=True)
 class _Live:
     link: PlayerLink
     character: Character
     base: CharacterState  # the loaded state; position is taken from the world at save time
     lease: Lease
+    rcm: str = ""
+    # Serialises saves with the RWAM's economy transactions (mail, auctions) for this
+    # character: `base.gold`/`base.items` change only under it, and a save writes them
+    # as they are when it holds it (see `run_economy`).
+    econ_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
 class RegionServer:
@@ -86,8 +84,10 @@ class RegionServer:
         tick_rate: int = 20,
         capacity: int = 200,
         checkpoint_interval_s: float = 10.0,
+        hot_checkpoint_interval_s: float = 2.0,
         lease_ttl_ms: int = 30_000,
         address: str = "",
+        drain_timeout_s: float = 300.0,
     ) -> None:
         self.realm = realm
         self.region = region
@@ -98,17 +98,30 @@ class RegionServer:
         self.tick_rate = tick_rate
         self.capacity = capacity
         self.checkpoint_interval_s = checkpoint_interval_s
+        self.hot_checkpoint_interval_s = hot_checkpoint_interval_s
         self.lease_ttl_ms = lease_ttl_ms
         self.address = address
         self.state = ServerState.STARTING
         self.shard = Shard(region=region, rules=MoveRules(max_speed=region.max_speed))
         self._live: dict[int, _Live] = {}  # by character id
         self.tick_durations: deque[float] = deque(maxlen=400)
+        self._kick_tasks: set[asyncio.Task[CharacterState | None]] = set()
         self.ticks = 0
         self.saves = 0
         self.saved_ids: set[int] = set()
         self.achieved_hz = 0.0
         self._labels = (realm, region.name, server_id)
+        # Moving players between servers (border crossings, drains) goes through the OEM;
+        # the composition root sets these. Without them the region's edge is a wall.
+        self.oem: OemApi | None = None
+        self.world_map: WorldMap | None = None
+        self.drain_timeout_s = drain_timeout_s
+        self.drained = asyncio.Event()
+        self.all_saved = False
+        self._drain_started: float | None = None
+        self._moving: set[int] = set()
+        self._move_retry_at: dict[int, float] = {}
+        self._move_tasks: set[asyncio.Task[None]] = set()
         metrics.TICK_TARGET.labels(*self._labels).set(tick_rate)
         metrics.SERVER_CAPACITY.labels(*self._labels).set(capacity)
         # Series exist from the start (at 0), so dashboards and rate()-based alerts see an
@@ -127,23 +140,96 @@ class RegionServer:
     def holds(self, character_id: int) -> bool:
         return character_id in self._live
 
-    def add_player(self, join: PlayerJoin) -> JoinResult:
+    @property
+    def region_name(self) -> str:
+        return self.region.name
+
+    @property
+    def max_speed(self) -> float:
+        return self.region.max_speed
+
+    async def add_player(self, join: PlayerJoin) -> JoinResult:
+        return self.admit(join)
+
+    def admit(self, join: PlayerJoin) -> JoinResult:
+        """Put a player in the world now (the tick sees it next step). A player arriving by
+        handoff keeps its movement continuity: the same acked input sequence, the same
+        clock budget, and the frames the source had queued."""
         cid = join.character.id
         if cid in self._live:
             raise RuntimeError(f"character {cid} is already on {self.server_id}")
         st = join.state
         x, y = self.region.bounds.clamp(st.x, st.y)
         eid = self.shard.world.spawn(KIND_PLAYER, x, y, st.facing, st.level)
-        link = PlayerLink(cid, join.conn_id, eid, MoverState(joined_at_ms=now_ms()))
+        cont = join.continuity
+        mover = MoverState(joined_at_ms=now_ms() - cont.session_ms)
+        mover.last_seq, mover.client_ms = cont.last_seq, cont.client_ms
+        link = PlayerLink(cid, join.conn_id, eid, mover)
+        region_combat.init_player(self.shard, link, st.level, st.health, st.xp)
+        for raw in cont.pending:
+            queue_inputs(link, np.frombuffer(raw, dtype=INPUT_FRAME_DTYPE).copy())
         self.shard.players[eid] = link
-        self._live[cid] = _Live(link, join.character, st, join.lease)
+        self._live[cid] = _Live(link, join.character, st, join.lease, join.rcm)
         metrics.PLAYERS.labels(*self._labels).set(self.players)
         return JoinResult(eid, x, y, st.facing)
+
+    async def extract_player(self, character_id: int, reason: str) -> Extracted | None:
+        """Save the player and take it out of the world for a handoff, keeping its lease
+        (the target server continues with it)."""
+        live = self._live.get(character_id)
+        if live is None:
+            return None
+        state = self.current_state(character_id)
+        link = live.link
+        pending = tuple(bytes(f.tobytes()) for f in link.pending)
+        cont = Continuity(
+            last_seq=link.mover.last_seq,
+            client_ms=link.mover.client_ms,
+            session_ms=max(0, now_ms() - link.mover.joined_at_ms),
+            pending=pending,
+        )
+        del self._live[character_id]
+        self.shard.players.pop(link.eid, None)
+        self.shard.world.despawn(link.eid)
+        metrics.PLAYERS.labels(*self._labels).set(self.players)
+        saved = await self._save(live, state, reason)
+        state = state.model_copy(update={"gold": live.base.gold, "items": live.base.items})
+        join = PlayerJoin(live.character, state, live.lease, link.conn_id, live.rcm, cont)
+        return Extracted(join, saved)
 
     def submit_inputs(self, character_id: int, frames: npt.NDArray[np.void]) -> None:
         live = self._live.get(character_id)
         if live is not None:
             queue_inputs(live.link, frames)
+
+    def submit_command(self, character_id: int, msg: Message) -> None:
+        """A combat command or snapshot ack from the player (CastAbility, SetAutoAttack,
+        Respawn, SnapshotAck), applied at the next tick."""
+        live = self._live.get(character_id)
+        if live is not None:
+            queue_command(live.link, msg)
+
+    def position_of(self, character_id: int) -> tuple[float, float] | None:
+        """Where a character held here stands (party frames, map pins), or None."""
+        live = self._live.get(character_id)
+        if live is None:
+            return None
+        x, y = self.shard.world.position(live.link.eid)
+        return float(x), float(y)
+
+    def characters_near(self, character_id: int, radius: float) -> list[int]:
+        """Characters on this server within `radius` of `character_id` (itself included):
+        who hears a /say or /yell. Empty if the character is not here."""
+        here = self.position_of(character_id)
+        if here is None:
+            return []
+        near = []
+        r2 = radius * radius
+        for cid, live in self._live.items():
+            x, y = self.shard.world.position(live.link.eid)
+            if (float(x) - here[0]) ** 2 + (float(y) - here[1]) ** 2 <= r2:
+                near.append(cid)
+        return near
 
     def current_state(self, character_id: int) -> CharacterState:
         live = self._live[character_id]
@@ -155,6 +241,7 @@ class RegionServer:
                 "x": x,
                 "y": y,
                 "facing": float(self.shard.world.facing[s]),
+                **region_combat.progress(self.shard, live.link),
             }
         )
 
@@ -182,6 +269,13 @@ class RegionServer:
         return state if saved else None
 
     async def _save(self, live: _Live, state: CharacterState, reason: str) -> bool:
+        async with live.econ_lock:
+            # Gold and items as the last committed economy transaction left them, even if
+            # `state` was taken before it committed: a save never undoes a mail or a bid.
+            state = state.model_copy(update={"gold": live.base.gold, "items": live.base.items})
+            return await self._save_locked(live, state, reason)
+
+    async def _save_locked(self, live: _Live, state: CharacterState, reason: str) -> bool:
         cid = live.character.id
         try:
             await self.db.save_character(cid, state, live.lease.fence)
@@ -200,7 +294,57 @@ class RegionServer:
         self.saves += 1
         self.saved_ids.add(cid)
         metrics.CHARACTER_SAVES.labels(self.realm, reason).inc()
+        try:
+            if reason == "checkpoint":
+                await self.hot.put_checkpoint(cid, state, live.lease.fence)  # hot >= durable
+            else:  # the session ends here: the durable save is the newest state
+                await self.hot.delete_checkpoint(cid)
+        except StorageError:
+            pass  # a missing hot checkpoint only means recovery uses the durable save
         return True
+
+    async def hot_checkpoint(self) -> int:
+        """Write every player's state to the hot store (Redis in a distributed realm), the
+        cheap, frequent checkpoint a restarted server recovers from; returns how many."""
+        written = 0
+        for cid, live in list(self._live.items()):
+            state = self.current_state(cid).model_copy(
+                update={"gold": live.base.gold, "items": live.base.items}
+            )
+            try:
+                await self.hot.put_checkpoint(cid, state, live.lease.fence)
+                written += 1
+            except StaleFence:
+                if cid in self._live and await self._lease_lost(live):
+                    await self._drop(cid, "character taken over by another session")
+            except StorageError as e:
+                log.warning("hot checkpoint of character %s failed: %s", cid, e)
+        return written
+
+    async def run_economy(
+        self,
+        character_id: int,
+        fn: Callable[[CharacterState, int], Awaitable[tuple[CharacterState, R]]],
+    ) -> R:
+        """Run an RWAM economy transaction on a character this server holds.
+
+        While a character is online its gold and items live here and every save writes
+        them, so the RWAM does not write them behind this server's back: it hands
+        `fn(state, fence)` the live state and the lease's fence, `fn` commits one database
+        transaction (the character with its new gold/items plus the mail or auction rows)
+        and returns the state it wrote, which becomes the live state. Saves wait on the
+        same lock, so none can write gold/items from before the transaction after it.
+        `LookupError` if the character is not here (the RWAM routes again)."""
+        live = self._live.get(character_id)
+        if live is None:
+            raise LookupError(f"character {character_id} is not on {self.server_id}")
+        async with live.econ_lock:
+            state = self.current_state(character_id) if character_id in self._live else live.base
+            written, result = await fn(state, live.lease.fence)
+            live.base = live.base.model_copy(
+                update={"gold": written.gold, "items": written.items}
+            )
+            return result
 
     async def checkpoint(self, reason: str = "checkpoint") -> int:
         """Save every player now. A player whose save is refused has lost its lease to a
@@ -225,6 +369,11 @@ class RegionServer:
             return False
         return current is None or current.fence != live.lease.fence
 
+    async def evict_unsaved(self, character_id: int, reason: str) -> None:
+        """Drop a character without saving it: its live gold/items may no longer match the
+        database (an economy commit whose outcome is unknown). The lease expires."""
+        await self._drop(character_id, reason)
+
     async def _drop(self, character_id: int, reason: str) -> None:
         live = self._live.pop(character_id, None)
         if live is None:
@@ -248,6 +397,7 @@ class RegionServer:
     async def shutdown(self) -> int:
         """Save and release everyone (a clean stop); returns how many were saved."""
         self.state = ServerState.DRAINING
+        self.oem = None  # stopping: nobody moves anywhere any more
         saved = 0
         for cid in list(self._live):
             live = self._live[cid]
@@ -264,6 +414,8 @@ class RegionServer:
             self.outbox.deliver(conn_id, payload)
         for _cid, kind in result.detections:
             metrics.ANTICHEAT_DETECTIONS.labels(*self._labels, kind).inc()
+        self._after_step(result)
+        self._check_borders()
         elapsed = time.perf_counter() - started
         self.ticks += 1
         self.tick_durations.append(elapsed)
@@ -272,6 +424,102 @@ class RegionServer:
         metrics.ENTITIES.labels(*self._labels).set(len(self.shard.world))
         if elapsed > 1.0 / self.tick_rate:
             metrics.TICK_OVERRUNS.labels(*self._labels).inc()
+
+    def _after_step(self, result: StepResult) -> None:
+        """Anti-cheat answers and loot: log each detection with the character, kick past
+        the policy's threshold, and hand new loot to the character's items (unless an
+        economy transaction holds them right now; then at a later tick)."""
+        for cid, kind in result.detections:
+            log.info("anticheat: character %s: %s (corrected)", cid, kind)
+        for cid, reason in result.kicks:
+            log.warning("anticheat: character %s kicked: %s", cid, reason)
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                continue
+            task = loop.create_task(self.remove_player(cid, reason="anticheat", kick=reason))
+            self._kick_tasks.add(task)
+            task.add_done_callback(self._kick_tasks.discard)
+        for live in self._live.values():
+            link = live.link
+            if link.loot and not live.econ_lock.locked():
+                new = tuple(
+                    ItemStack(uid=uuid.uuid4().hex, item_id=item, count=count)
+                    for item, count in link.loot
+                )
+                link.loot.clear()
+                live.base = live.base.model_copy(update={"items": live.base.items + new})
+
+    # --- moving players to other servers ---------------------------------------------------
+    def _check_borders(self) -> None:
+        """Players who walked past the region's edge into a neighbouring region are handed
+        off to a server of that region (through the OEM, off the tick's path)."""
+        if self.oem is None or self.world_map is None or not self._live:
+            return
+        w = self.shard.world
+        lives = list(self._live.items())
+        slots = np.fromiter((w.slot(lv.link.eid) for _, lv in lives), np.intp, len(lives))
+        b = self.region.bounds
+        x, y = w.x[slots], w.y[slots]
+        outside = (x < b.min_x) | (x >= b.max_x) | (y < b.min_y) | (y >= b.max_y)
+        for i in np.flatnonzero(outside).tolist():
+            cid, live = lives[i]
+            target = self.world_map.region_at(float(x[i]), float(y[i]))
+            if target is None or target.name == self.region.name:
+                cx, cy = b.clamp(float(x[i]), float(y[i]))  # no region there: the edge holds
+                w.x[slots[i]], w.y[slots[i]] = cx, cy
+                live.link.corrected = True
+                continue
+            self._start_move(cid, live.character.account_id, target.name, "border")
+
+    def _start_move(self, cid: int, account_id: int, to_region: str | None, reason: str) -> None:
+        if cid in self._moving or self.oem is None:
+            return
+        if time.monotonic() < self._move_retry_at.get(cid, 0.0):
+            return
+        self._moving.add(cid)
+        oem = self.oem
+
+        async def move() -> None:
+            try:
+                moved = await oem.handoff(cid, account_id, to_region, reason)
+            except Exception:
+                log.exception("handoff of character %s (%s) failed", cid, reason)
+                moved = False
+            finally:
+                self._moving.discard(cid)
+            if not moved and cid in self._live:
+                self._move_retry_at[cid] = time.monotonic() + 1.0
+                if reason == "border":  # nowhere to go yet: back inside our edge
+                    live = self._live[cid]
+                    s = self.shard.world.slot(live.link.eid)
+                    w = self.shard.world
+                    w.x[s], w.y[s] = self.region.bounds.clamp(float(w.x[s]), float(w.y[s]))
+                    live.link.corrected = True
+
+        task = asyncio.get_running_loop().create_task(move())
+        self._move_tasks.add(task)
+        task.add_done_callback(self._move_tasks.discard)
+
+    async def drain(self) -> None:
+        """Stop taking players and move every player to another shard of the region. The
+        server is drained when empty; past `drain_timeout_s` it saves everyone and reports
+        `saved`, so the scaler may stop it with nothing lost."""
+        if self.state is not ServerState.DRAINING:
+            log.info("%s: draining %d players", self.server_id, self.players)
+            self.state = ServerState.DRAINING
+            self._drain_started = time.monotonic()
+        for cid, live in list(self._live.items()):
+            self._start_move(cid, live.character.account_id, None, "drain")
+        if not self._live:
+            self.all_saved = True
+            self.drained.set()
+        elif (
+            self._drain_started is not None
+            and time.monotonic() - self._drain_started > self.drain_timeout_s
+            and not self.all_saved
+        ):
+            self.all_saved = await self.checkpoint(reason="drain") == self.players
 
     def tick_percentile_ms(self, q: float) -> float:
         if not self.tick_durations:
@@ -291,18 +539,36 @@ class RegionServer:
             tick_p50_ms=self.tick_percentile_ms(50),
             tick_p99_ms=self.tick_percentile_ms(99),
             tick_rate_hz=self.achieved_hz,
+            saved=self.players == 0 or self.all_saved,
             sent_at_ms=int(time.time() * 1000),
         )
 
     async def maintain(self, stop: asyncio.Event, heartbeat_s: float = 1.0) -> None:
         """Checkpoints, lease renewals and heartbeats, off the tick's path."""
-        last_checkpoint = last_renew = time.monotonic()
+        last_checkpoint = last_renew = last_hot = time.monotonic()
+        last_beat = 0.0
+        wake_s = min(heartbeat_s, self.hot_checkpoint_interval_s, self.checkpoint_interval_s)
         while not stop.is_set():
             try:
-                await asyncio.wait_for(stop.wait(), timeout=heartbeat_s)
+                await asyncio.wait_for(stop.wait(), timeout=wake_s)
             except TimeoutError:
                 pass
             now = time.monotonic()
+            if now - last_beat < heartbeat_s:
+                await self._checkpoints_due(now, last_checkpoint, last_hot)
+                if now - last_checkpoint >= self.checkpoint_interval_s:
+                    last_checkpoint = last_hot = now
+                elif now - last_hot >= self.hot_checkpoint_interval_s:
+                    last_hot = now
+                continue
+            last_beat = now
+            try:
+                if self.state is ServerState.DRAINING or await self.hot.drain_requested(
+                    self.realm, self.server_id
+                ):
+                    await self.drain()
+            except StorageError as e:
+                log.warning("drain check failed: %s", e)
             try:
                 await self.hot.heartbeat(self.heartbeat(), ttl_ms=int(heartbeat_s * 5000))
             except StorageError as e:
@@ -310,6 +576,14 @@ class RegionServer:
             if now - last_renew >= self.lease_ttl_ms / 3000.0:
                 last_renew = now
                 await self.renew_leases()
+            await self._checkpoints_due(now, last_checkpoint, last_hot)
             if now - last_checkpoint >= self.checkpoint_interval_s:
-                last_checkpoint = now
-                await self.checkpoint()
+                last_checkpoint = last_hot = now
+            elif now - last_hot >= self.hot_checkpoint_interval_s:
+                last_hot = now
+
+    async def _checkpoints_due(self, now: float, last_checkpoint: float, last_hot: float) -> None:
+        if now - last_checkpoint >= self.checkpoint_interval_s:
+            await self.checkpoint()
+        elif now - last_hot >= self.hot_checkpoint_interval_s:
+            await self.hot_checkpoint()

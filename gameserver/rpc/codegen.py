@@ -102,7 +102,9 @@ def _servicer_stub() -> str:
         for m in svc.method:
             req = ty(m.input_type)
             resp = ty(m.output_type)
-            arg = f"request_iterator: AsyncIterator[{req}]" if m.client_streaming else f"request: {req}"
+            arg = f"request: {req}"
+            if m.client_streaming:
+                arg = f"request_iterator: AsyncIterator[{req}]"
             if m.server_streaming:
                 lines.append(
                     f"    def {m.name}(self, {arg}, context: Any) -> AsyncIterator[{resp}]: ..."

@@ -73,7 +73,7 @@ class OemClient:
             ),
             peer=self.address,
             method="Oem.EnterWorld",
-            timeout=self.timeout_s,
+            deadline_s=self.timeout_s,
         )
         return convert.placement_of(reply)
 
@@ -85,7 +85,7 @@ class OemClient:
             pb.LeaveWorldRequest(account_id=account_id, reason=reason, kick=kick),
             peer=self.address,
             method="Oem.LeaveWorld",
-            timeout=self.timeout_s,
+            deadline_s=self.timeout_s,
         )
         return reply.saved
 
@@ -102,7 +102,7 @@ class OemClient:
             ),
             peer=self.address,
             method="Oem.Handoff",
-            timeout=self.timeout_s,
+            deadline_s=self.timeout_s,
         )
         return reply.moved
 

@@ -115,7 +115,9 @@ class RcmClient:
                     return
                 method, fn, request = item
                 try:
-                    await call(fn, request, peer=self.address, method=method, timeout=self.timeout_s)
+                    await call(
+                        fn, request, peer=self.address, method=method, deadline_s=self.timeout_s
+                    )
                 except (ServiceUnavailable, RemoteError) as e:
                     self.failures += 1
                     log.warning("%s", e)

@@ -325,7 +325,7 @@ class RegionClient:
             convert.player_join_pb(join),
             peer=self.address,
             method="Region.AddPlayer",
-            timeout=self.timeout_s,
+            deadline_s=self.timeout_s,
         )
         return convert.join_result_of(reply)
 
@@ -337,7 +337,7 @@ class RegionClient:
             pb.RemovePlayerRequest(character_id=character_id, reason=reason, kick=kick),
             peer=self.address,
             method="Region.RemovePlayer",
-            timeout=self.timeout_s,
+            deadline_s=self.timeout_s,
         )
         return convert.state_of(reply.state_json) if reply.HasField("state_json") else None
 
@@ -347,7 +347,7 @@ class RegionClient:
             pb.ExtractPlayerRequest(character_id=character_id, reason=reason),
             peer=self.address,
             method="Region.ExtractPlayer",
-            timeout=self.timeout_s,
+            deadline_s=self.timeout_s,
         )
         return convert.extracted_of(reply.extracted) if reply.HasField("extracted") else None
 

@@ -67,7 +67,7 @@ class RwamClient:
             pb.AccountRef(account_id=account_id),
             peer=self.address,
             method="Rwam.ListCharacters",
-            timeout=self.timeout_s,
+            deadline_s=self.timeout_s,
             idempotent=True,
         )
         return [convert.character_of(raw) for raw in reply.characters_json]
@@ -82,7 +82,7 @@ class RwamClient:
             ),
             peer=self.address,
             method="Rwam.CreateCharacter",
-            timeout=self.timeout_s,
+            deadline_s=self.timeout_s,
         )
         return convert.character_of(reply.character_json)
 
@@ -92,7 +92,7 @@ class RwamClient:
             pb.CharacterRef(account_id=account_id, character_id=character_id),
             peer=self.address,
             method="Rwam.OwnedCharacter",
-            timeout=self.timeout_s,
+            deadline_s=self.timeout_s,
             idempotent=True,
         )
         return convert.character_of(reply.character_json)

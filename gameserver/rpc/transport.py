@@ -1,6 +1,6 @@
 """Channels, servers and calls: the gRPC settings every client and server share.
 
-- Every call has a deadline (`timeout`); a peer that is down fails the call at once with
+- Every call has a deadline (`deadline_s`); a peer that is down fails the call at once with
   UNAVAILABLE (no `wait_for_ready`), one that hangs fails it at the deadline. Either way
   the caller gets `ServiceUnavailable` naming the peer and the method.
 - Idempotent reads retry on UNAVAILABLE with exponential backoff inside the same overall
@@ -55,9 +55,7 @@ def open_channel(address: str) -> Any:
     return grpc.aio.insecure_channel(address, options=CHANNEL_OPTIONS)
 
 
-async def start_server(
-    register: Callable[[Any], None], host: str, port: int
-) -> tuple[Any, int]:
+async def start_server(register: Callable[[Any], None], host: str, port: int) -> tuple[Any, int]:
     """Create a grpc.aio server, let `register` add servicers, bind and start it; returns
     the server and the bound port (`port` 0 picks a free one)."""
     server = grpc.aio.server(options=SERVER_OPTIONS)
@@ -75,19 +73,19 @@ async def call(
     *,
     peer: str,
     method: str,
-    timeout: float,
+    deadline_s: float,
     idempotent: bool = False,
     metadata: tuple[tuple[str, str], ...] | None = None,
 ) -> T:
     """One unary call with a deadline; idempotent calls retry transient failures with
     backoff until the deadline. Raises the domain error the peer raised, or
     `ServiceUnavailable`/`RemoteError`."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + deadline_s
     delay = 0.05
     while True:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            raise ServiceUnavailable(peer, method, f"no answer within {timeout:g} s")
+            raise ServiceUnavailable(peer, method, f"no answer within {deadline_s:g} s")
         try:
             return await fn(request, timeout=remaining, metadata=metadata)
         except grpc.aio.AioRpcError as e:

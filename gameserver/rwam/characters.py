@@ -55,7 +55,7 @@ STARTING_ITEMS: tuple[tuple[int, int], ...] = (
     (6948, 1),
 )  # bread, water, hearthstone
 
-# Copper a new character starts with: enough for its first auction deposits and postage.
+# Copper a new character starts with: enough for its first auction deposits and mail.
 STARTING_GOLD = 1000
 
 NAME_MIN, NAME_MAX = 2, 12

@@ -35,7 +35,7 @@ async def open_hot_state(redis_url: str | None, *, realm: str = "home") -> HotSt
     if redis_url:
         from gameserver.storage.redis import RedisHotState
 
-        return await RedisHotState.open(redis_url, realm=realm)
+        return await RedisHotState.open(redis_url, realm=realm, prefix=f"openrealm:{realm}:")
     return MemoryHotState(realm=realm)
 
 

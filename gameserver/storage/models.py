@@ -119,3 +119,4 @@ class Route(Frozen):
     rcm: str
     server_id: str
     region: str
+    conn_id: int = 0  # the player's connection on that RCM

@@ -83,6 +83,17 @@ class WorldMap(BaseModel):
                 return r
         raise KeyError(name)
 
+    def continent_bounds(self) -> Bounds:
+        """The box around every world region: how far movement may go before the region
+        servers hand a player across a border (gaps between regions are clamped back)."""
+        world = [r.bounds for r in self.regions if r.kind is ServerKind.WORLD]
+        return Bounds(
+            min_x=min(b.min_x for b in world),
+            min_y=min(b.min_y for b in world),
+            max_x=max(b.max_x for b in world),
+            max_y=max(b.max_y for b in world),
+        )
+
     def region_at(self, x: float, y: float) -> RegionDef | None:
         for r in self.regions:
             if r.kind is ServerKind.WORLD and r.bounds.contains(x, y):
