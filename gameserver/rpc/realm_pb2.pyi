@@ -190,12 +190,14 @@ class ExtractPlayerReply(_message.Message):
     def __init__(self, extracted: _Optional[_Union[Extracted, _Mapping]] = ...) -> None: ...
 
 class InputBatch(_message.Message):
-    __slots__ = ("character_id", "frames")
+    __slots__ = ("character_id", "frames", "command")
     CHARACTER_ID_FIELD_NUMBER: _ClassVar[int]
     FRAMES_FIELD_NUMBER: _ClassVar[int]
+    COMMAND_FIELD_NUMBER: _ClassVar[int]
     character_id: int
     frames: bytes
-    def __init__(self, character_id: _Optional[int] = ..., frames: _Optional[bytes] = ...) -> None: ...
+    command: bytes
+    def __init__(self, character_id: _Optional[int] = ..., frames: _Optional[bytes] = ..., command: _Optional[bytes] = ...) -> None: ...
 
 class LinkUp(_message.Message):
     __slots__ = ("inputs",)

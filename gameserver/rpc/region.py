@@ -4,11 +4,11 @@
 none is retried (each changes who simulates a character).
 
 **Link** is one bidirectional stream per (RCM, region server). Up: batches of
-(character id, raw InputFrame structs), one message per event-loop turn of the RCM, so a
-burst of datagrams costs one message. Down: per tick one `LinkDown` per RCM with every
-snapshot payload for that RCM's players (already encoded by the tick; the RCM only seals
-it) plus kicks. The bytes are the FlatBuffers the client and the tick already speak,
-unchanged: no re-encoding on either side.
+(character id, raw InputFrame structs or one encoded game command), one message per
+event-loop turn of the RCM, so a burst of datagrams costs one message. Down: per tick one
+`LinkDown` per RCM with every snapshot payload for that RCM's players (already encoded by
+the tick; the RCM only seals it) plus kicks. The bytes are the FlatBuffers the client and
+the tick already speak, unchanged: no re-encoding on either side.
 
 - `LinkHub` is the region server's `Outbox` in a distributed realm. The tick calls
   `deliver` once per player; the hub files each payload under the RCM holding that
@@ -48,6 +48,17 @@ from gameserver.rpc import realm_pb2_grpc as pbg
 from gameserver.rpc.errors import serve_call
 from gameserver.rpc.transport import call, open_channel
 from gameserver.storage.models import CharacterState
+from gameserver.wire.errors import WireError
+from gameserver.wire.messages import (
+    CastAbility,
+    Envelope,
+    Message,
+    Respawn,
+    SetAutoAttack,
+    SnapshotAck,
+    decode,
+    encode,
+)
 from gameserver.wire.structs import INPUT_FRAME_DTYPE
 
 log = logging.getLogger(__name__)
@@ -74,6 +85,22 @@ def decode_frames(raw: bytes) -> npt.NDArray[np.void] | None:
     if rest or n == 0 or n > MAX_FRAMES_PER_BATCH:
         return None
     return np.frombuffer(raw, dtype=INPUT_FRAME_DTYPE).copy()
+
+
+COMMANDS = (CastAbility, SetAutoAttack, Respawn, SnapshotAck)
+
+
+def encode_command(msg: Message) -> bytes:
+    return encode(Envelope(msg))
+
+
+def decode_command(raw: bytes) -> Message | None:
+    """A game command from a link batch, or None for anything that is not one."""
+    try:
+        msg = decode(raw).msg
+    except WireError:
+        return None
+    return msg if isinstance(msg, COMMANDS) else None
 
 
 # --- the region side ---------------------------------------------------------------------
@@ -250,6 +277,13 @@ class RegionServicer(pbg.RegionServicer):
             try:
                 async for up in request_iterator:
                     for batch in up.inputs:
+                        if batch.command:
+                            msg = decode_command(batch.command)
+                            if msg is None:
+                                self.dropped_frames += 1
+                            else:
+                                self.impl.submit_command(batch.character_id, msg)
+                            continue
                         frames = decode_frames(batch.frames)
                         if frames is None:
                             self.dropped_frames += 1
@@ -358,6 +392,16 @@ class RegionClient:
             return
         self.open_link()
         self._batch.append(pb.InputBatch(character_id=character_id, frames=frames.tobytes()))
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
+
+    def submit_command(self, character_id: int, msg: Message) -> None:
+        """Queue a game command behind the inputs already queued (order is kept)."""
+        if self._closed:
+            return
+        self.open_link()
+        self._batch.append(pb.InputBatch(character_id=character_id, command=encode_command(msg)))
         if not self._flush_scheduled:
             self._flush_scheduled = True
             asyncio.get_running_loop().call_soon(self._flush)

@@ -55,7 +55,7 @@ def open_channel(address: str) -> Any:
     return grpc.aio.insecure_channel(address, options=CHANNEL_OPTIONS)
 
 
-async def start_server(register: Callable[[Any], None], host: str, port: int) -> tuple[Any, int]:
+async def start_server(register: Callable[[Any], object], host: str, port: int) -> tuple[Any, int]:
     """Create a grpc.aio server, let `register` add servicers, bind and start it; returns
     the server and the bound port (`port` 0 picks a free one)."""
     server = grpc.aio.server(options=SERVER_OPTIONS)

@@ -25,7 +25,7 @@ from gameserver.rpc import codegen
 from gameserver.rpc.directory import HeartbeatDirectory
 from gameserver.rpc.oem import OemClient, add_oem
 from gameserver.rpc.rcm import RcmClient, RemoteRcmDirectory, add_rcm
-from gameserver.rpc.region import LinkHub, RegionClient, RegionPool, add_region
+from gameserver.rpc.region import LinkHub, RegionClient, RegionPool, add_region, encode_command
 from gameserver.rpc.rwam import RwamClient, add_rwam
 from gameserver.rpc.transport import start_server
 from gameserver.rwam.characters import CharacterRuleError
@@ -38,6 +38,7 @@ from gameserver.storage.models import (
     ServerHeartbeat,
     ServerState,
 )
+from gameserver.wire.messages import Message, Ping, Respawn
 from gameserver.wire.structs import INPUT_FRAME_DTYPE
 from gameserver.world.map import DEFAULT_MAP
 
@@ -75,7 +76,11 @@ def player_join() -> PlayerJoin:
     )
 
 
-Register = Callable[[Any], None]
+Register = Callable[[Any], object]
+
+
+def _ignore(_: object) -> None:
+    pass
 
 
 @pytest.fixture
@@ -255,6 +260,7 @@ class FakeRegion:
     def __init__(self) -> None:
         self.joined: list[PlayerJoin] = []
         self.inputs: list[tuple[int, bytes]] = []
+        self.commands: list[tuple[int, Message]] = []
 
     async def add_player(self, join: PlayerJoin) -> JoinResult:
         if join.character.id in {j.character.id for j in self.joined}:
@@ -274,6 +280,9 @@ class FakeRegion:
 
     def submit_inputs(self, character_id: int, frames: npt.NDArray[np.void]) -> None:
         self.inputs.append((character_id, frames.tobytes()))
+
+    def submit_command(self, character_id: int, msg: Message) -> None:
+        self.commands.append((character_id, msg))
 
 
 class Collect:
@@ -335,9 +344,11 @@ async def test_link_carries_inputs_up_and_tick_batches_down(serve: Any) -> None:
         await asyncio.wait_for(client.link_up.wait(), 3)
         await _until(lambda: hub.links == 1)
         client.submit_inputs(1, frames(3))
+        client.submit_command(1, Respawn())
         client.submit_inputs(1, frames(2, seq0=4))
         await _until(lambda: len(fake.inputs) == 2)
         assert fake.inputs == [(1, frames(3).tobytes()), (1, frames(2, 4).tobytes())]
+        assert fake.commands == [(1, Respawn())]
         # conn 5 belongs to RCM "127.0.0.1:1", which has no link; conn 6 is unknown, and
         # with one link open it goes there
         hub.bind(6, "rcm-a")
@@ -369,18 +380,22 @@ async def test_link_drops_malformed_input_batches(serve: Any) -> None:
                     pb.InputBatch(character_id=1, frames=b"\x00" * 19),  # not a whole frame
                     pb.InputBatch(character_id=1, frames=b"\x00" * 20 * 65),  # too many
                     pb.InputBatch(character_id=1, frames=frames(1).tobytes()),
+                    pb.InputBatch(character_id=1, command=b"garbage"),
+                    pb.InputBatch(character_id=1, command=encode_command(Ping(client_time_ms=1))),
                 ]
             )
         )
         await _until(lambda: len(fake.inputs) == 1)
         assert fake.inputs == [(1, frames(1).tobytes())]
+        await asyncio.sleep(0.05)
+        assert fake.commands == []  # garbage and non-command messages are dropped
     finally:
         await client.close()
 
 
 async def test_link_reconnects_after_the_region_server_restarts() -> None:
     fake, hub = FakeRegion(), LinkHub()
-    server, port = await start_server(lambda s: add_region(s, fake, hub), "127.0.0.1", 0)
+    server, port = await start_server(lambda s: _ignore(add_region(s, fake, hub)), "127.0.0.1", 0)
     rcm = Collect()
     client = RegionClient(
         f"127.0.0.1:{port}", server_id="x", region_name="x", outbox=rcm, rcm_id="r"
@@ -392,7 +407,9 @@ async def test_link_reconnects_after_the_region_server_restarts() -> None:
         await _until(lambda: not client.link_up.is_set())
         client.submit_inputs(1, frames(1))  # never blocks while the peer is gone
         hub2 = LinkHub()
-        server, _ = await start_server(lambda s: add_region(s, fake, hub2), "127.0.0.1", port)
+        server, _ = await start_server(
+            lambda s: _ignore(add_region(s, fake, hub2)), "127.0.0.1", port
+        )
         await asyncio.wait_for(client.link_up.wait(), 5)
         await _until(lambda: hub2.links == 1)
         hub2.deliver(9, b"after-restart")
