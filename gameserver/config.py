@@ -86,6 +86,28 @@ class RealmSettings(BaseSettings):
         19456, ge=8, description="OWASP's argon2id minimum: 19 MiB, t=2, p=1."
     )
     patch_dir: Path | None = Field(None, description="Client files served by the patch server.")
+    # --- distributed roles (`realm serve <role>`; see gameserver/roles/) -------------------
+    grpc_port: int = Field(
+        50051, ge=0, le=65535, description="Internal gRPC port of oem, rwam, region, rcm."
+    )
+    oem_address: str = Field("", description="host:port of the OEM's gRPC (rcm, region).")
+    rwam_address: str = Field("", description="host:port of the RWAM's gRPC (rcm, oem).")
+    rcm_address: str = Field(
+        "",
+        description=(
+            "host:port of the RCM's UDP endpoint the gateway gives clients; defaults to "
+            "public_host (or host) and udp_port."
+        ),
+    )
+    pod_ip: str = Field(
+        "", description="This process's address as peers reach it (Kubernetes: status.podIP)."
+    )
+    region: str = Field("", description="Region a region server simulates (a map region).")
+    server_id: str = Field("", description="Region server id; defaults to <region>-<pid>.")
+    id_block: int | None = Field(
+        None, ge=1, le=4095, description="Entity id block of a region server; from server_id."
+    )
+    rpc_timeout_s: float = Field(10.0, gt=0, description="Deadline of internal gRPC calls.")
 
     @field_validator("token_key")
     @classmethod
