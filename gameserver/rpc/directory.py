@@ -50,16 +50,14 @@ class RemoteRegion:
         )
         self.before_extract = before_extract
         self.beat = beat
+        self.capacity = beat.capacity
         self.placed_since_beat = 0
 
     def update(self, beat: ServerHeartbeat) -> None:
         if beat.sent_at_ms != self.beat.sent_at_ms:
             self.placed_since_beat = 0
         self.beat = beat
-
-    @property
-    def capacity(self) -> int:
-        return self.beat.capacity
+        self.capacity = beat.capacity
 
     @property
     def players(self) -> int:

@@ -35,13 +35,7 @@ import grpc
 import numpy as np
 import numpy.typing as npt
 
-from gameserver.api.region import (
-    Extracted,
-    InputSink,
-    JoinResult,
-    PlayerJoin,
-    RegionServerApi,
-)
+from gameserver.api.region import Extracted, JoinResult, PlayerJoin
 from gameserver.rpc import convert
 from gameserver.rpc import realm_pb2 as pb
 from gameserver.rpc import realm_pb2_grpc as pbg
@@ -75,8 +69,21 @@ class Outbox(Protocol):
     def kick(self, conn_id: int, reason: str) -> None: ...
 
 
-class HostedRegion(RegionServerApi, InputSink, Protocol):
-    """A region server as its gRPC servicer needs it."""
+class HostedRegion(Protocol):
+    """A region server as its gRPC servicer needs it: `RegionServerApi` plus `InputSink`
+    (the placement calls and the inputs; its ids may be read-only here)."""
+
+    async def add_player(self, join: PlayerJoin) -> JoinResult: ...
+
+    async def remove_player(
+        self, character_id: int, reason: str = "logout", kick: str | None = None
+    ) -> CharacterState | None: ...
+
+    async def extract_player(self, character_id: int, reason: str) -> Extracted | None: ...
+
+    def submit_inputs(self, character_id: int, frames: npt.NDArray[np.void]) -> None: ...
+
+    def submit_command(self, character_id: int, msg: Message) -> None: ...
 
 
 def decode_frames(raw: bytes) -> npt.NDArray[np.void] | None:

@@ -55,16 +55,24 @@ def open_channel(address: str) -> Any:
     return grpc.aio.insecure_channel(address, options=CHANNEL_OPTIONS)
 
 
-async def start_server(register: Callable[[Any], object], host: str, port: int) -> tuple[Any, int]:
-    """Create a grpc.aio server, let `register` add servicers, bind and start it; returns
-    the server and the bound port (`port` 0 picks a free one)."""
+def bind_server(host: str, port: int) -> tuple[Any, int]:
+    """A grpc.aio server bound to `host:port` (0 picks a free port), not yet started: the
+    caller learns its port (a region server heartbeats it as its address) before it
+    builds the servicers, adds them, and starts it."""
     server = grpc.aio.server(options=SERVER_OPTIONS)
-    register(server)
     bound = server.add_insecure_port(f"{host}:{port}")
     if bound == 0:
         raise OSError(f"cannot bind gRPC on {host}:{port}")
-    await server.start()
     return server, int(bound)
+
+
+async def start_server(register: Callable[[Any], object], host: str, port: int) -> tuple[Any, int]:
+    """Create a grpc.aio server, let `register` add servicers, bind and start it; returns
+    the server and the bound port (`port` 0 picks a free one)."""
+    server, bound = bind_server(host, port)
+    register(server)
+    await server.start()
+    return server, bound
 
 
 async def call(

@@ -1,0 +1,109 @@
+"""`realm serve region`: one region server shard, its tick loop and its gRPC endpoint.
+
+The server registers itself by heartbeating its gRPC address (`REALM_PUBLIC_HOST` or the
+pod IP, and `REALM_GRPC_PORT`) with its region, state and load; the OEM places players on
+it from that registry. RCMs open a `Link` stream to it; `LinkHub` is its outbox.
+
+Stopping (SIGTERM) saves every character and kicks its players (the kicks reach the RCMs
+over the still-open links), then drops out of the registry, so no OEM places anyone on
+a server that is going away.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import zlib
+
+from gameserver.config import RealmSettings
+from gameserver.region.driver import run_ticks
+from gameserver.region.server import RegionServer
+from gameserver.roles.runtime import RoleConfigError, Running, advertise_host, require
+from gameserver.rpc.oem import OemClient
+from gameserver.rpc.region import LinkHub, add_region
+from gameserver.rpc.transport import bind_server
+from gameserver.storage.factory import open_storage
+from gameserver.storage.models import ServerKind, ServerState
+from gameserver.world.map import DEFAULT_MAP
+
+log = logging.getLogger(__name__)
+
+
+def id_block_of(server_id: str) -> int:
+    """A stable entity id block (1..4095) from the server id, so ids stay unique across
+    servers without coordination (set REALM_ID_BLOCK to choose one explicitly)."""
+    return zlib.crc32(server_id.encode()) % 4095 + 1
+
+
+async def start(s: RealmSettings) -> Running:
+    require(s, "region", "postgres_url", "redis_url", "region", "oem_address")
+    try:
+        region = DEFAULT_MAP.region(s.region)
+    except KeyError as e:
+        names = ", ".join(r.name for r in DEFAULT_MAP.regions)
+        raise RoleConfigError(
+            f"REALM_REGION={s.region!r} is not a region of the map ({names})"
+        ) from e
+    server_id = s.server_id or f"{region.name}-{os.getpid()}"
+    db, hot = await open_storage(s.postgres_url, s.redis_url, s.data_dir, realm=s.name)
+    oem = OemClient(s.oem_address, timeout_s=s.rpc_timeout_s)
+    hub = LinkHub()
+    grpc_server, port = bind_server(s.host, s.grpc_port)
+    server = RegionServer(
+        realm=s.name,
+        region=region,
+        server_id=server_id,
+        db=db,
+        hot=hot,
+        outbox=hub,
+        tick_rate=s.tick_rate,
+        capacity=s.players_per_server,
+        checkpoint_interval_s=s.checkpoint_interval_s,
+        hot_checkpoint_interval_s=s.hot_checkpoint_interval_s,
+        lease_ttl_ms=int(s.lease_ttl_s * 1000),
+        address=f"{advertise_host(s)}:{port}",
+        id_block=s.id_block or id_block_of(server_id),
+    )
+    server.oem = oem
+    server.world_map = DEFAULT_MAP
+    if region.kind is ServerKind.WORLD:
+        server.shard.move_bounds = DEFAULT_MAP.continent_bounds()
+    add_region(grpc_server, server, hub)
+    await grpc_server.start()
+    stop_event = asyncio.Event()
+    tasks = [
+        asyncio.create_task(run_ticks(server, stop_event), name=f"tick-{server_id}"),
+        asyncio.create_task(server.maintain(stop_event), name=f"maint-{server_id}"),
+    ]
+    await asyncio.sleep(0)  # the first tick makes it Ready; say so now, not in a second
+    with contextlib.suppress(Exception):
+        await hot.heartbeat(server.heartbeat(), ttl_ms=5000)
+
+    async def stop() -> None:
+        saved = await server.shutdown()
+        log.info("%s: saved %d characters on shutdown", server_id, saved)
+        with contextlib.suppress(Exception):
+            await hot.remove(s.name, server_id)
+        hub.close()  # the kicks go out over the links, then the links end
+        stop_event.set()
+        for t in tasks:
+            try:
+                await asyncio.wait_for(t, timeout=5)
+            except (TimeoutError, asyncio.CancelledError):
+                t.cancel()
+        with contextlib.suppress(Exception):
+            await hot.remove(s.name, server_id)  # a heartbeat may have raced the first
+        await grpc_server.stop(grace=2)
+        await oem.close()
+        await hot.close()
+        await db.close()
+
+    return Running(
+        "region",
+        {"grpc": port},
+        stop,
+        healthy=lambda: server.state is ServerState.READY,
+        info={"server_id": server_id, "region": region.name, "address": server.address},
+    )
