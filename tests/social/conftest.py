@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from storage.conftest import REDIS_URL, pg_factory, pg_url, redis_check, redis_cleanup
 
 from gameserver.api.region import PlayerJoin
 from gameserver.embedded.world import RegionWorld
@@ -29,6 +28,23 @@ from gameserver.storage.models import Character, CharacterState, ItemStack
 from gameserver.storage.realmdata import EconomyAudit
 from gameserver.storage.sqlite import SqliteDatabase
 from gameserver.world.map import DEFAULT_MAP
+
+try:  # the storage suite's servers and fixtures (tests/ may or may not be a package)
+    from tests.storage.conftest import (
+        REDIS_URL,
+        pg_factory,
+        pg_url,
+        redis_check,
+        redis_cleanup,
+    )
+except ImportError:  # pragma: no cover - tests/ on sys.path instead
+    from storage.conftest import (  # type: ignore[no-redef]
+        REDIS_URL,
+        pg_factory,
+        pg_url,
+        redis_check,
+        redis_cleanup,
+    )
 
 __all__ = ["pg_factory", "pg_url"]  # re-exported fixtures
 

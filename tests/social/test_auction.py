@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gameserver.rwam.auction import cut_for, deposit_for, min_next_bid
+from gameserver.rwam.auction import cut_for, deposit_for
 
 from .conftest import Env
 from .support import assert_conserved, call, refused
