@@ -16,6 +16,7 @@ except ImportError:  # pragma: no cover
 
 from gameserver.cli import bots as bots_cmd
 from gameserver.cli import db as db_cmd
+from gameserver.cli import serve as serve_cmd
 from gameserver.cli import up as up_cmd
 
 app = typer.Typer(
@@ -28,6 +29,7 @@ app = typer.Typer(
 )
 app.command("up", help=up_cmd.HELP)(up_cmd.up)
 app.command("bots", help=bots_cmd.HELP)(bots_cmd.bots)
+app.command("serve", help=serve_cmd.HELP)(serve_cmd.serve)
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 db_app.command("migrate", help=db_cmd.MIGRATE_HELP)(db_cmd.migrate)
 app.add_typer(db_app, name="db")
@@ -71,6 +73,21 @@ def operator_cmd() -> None:
     from realm_operator.main import main as operator_main
 
     operator_main()
+
+
+@app.command("bench")
+def bench_cmd(
+    players: Annotated[list[int] | None, typer.Option(help="Player counts to sweep.")] = None,
+    npcs: Annotated[int, typer.Option(help="NPC spawn points.")] = 2000,
+    runs: Annotated[int, typer.Option(help="Runs per count (medians are shown).")] = 3,
+    seconds: Annotated[float, typer.Option(help="Measured seconds per run.")] = 15.0,
+) -> None:
+    """Benchmark one region server against bots in other processes (bench/region_bench.py,
+    from a source checkout; method and results in docs/performance.md)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+    from bench.region_bench import main as bench_main
+
+    bench_main(players or [100, 250, 500, 1000], npcs, runs, seconds)
 
 
 def main() -> None:
