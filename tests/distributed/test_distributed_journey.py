@@ -62,6 +62,13 @@ async def _walk(c: RealmClient, dx: float, dy: float, frames: int) -> None:
         await asyncio.sleep(0.05)
 
 
+async def _settle(c: RealmClient) -> None:
+    """Every input the client sent has been acked by the region server."""
+    p = c.predictor
+    assert p is not None
+    await _until(lambda: p.acked_seq >= p.seq, 5, "inputs never acked")
+
+
 async def _until(cond: Callable[[], bool], within_s: float, what: str) -> None:
     deadline = time.monotonic() + within_s
     while not cond():
@@ -78,9 +85,7 @@ async def test_two_players_across_processes(distributed: LocalDistributedRealm) 
         start_a = a.position
         await asyncio.gather(_walk(a, 1, 0, 20), _walk(b, 0, 1, 20))
         for c in (a, b):
-            p = c.predictor
-            assert p is not None
-            await _until(lambda p=p: p.acked_seq >= p.seq, 5, "inputs never acked")
+            await _settle(c)
         await _until(
             lambda: b.entity_id in a.seen_players and a.entity_id in b.seen_players,
             5,
