@@ -66,6 +66,12 @@ def up(
     ] = None,
     status: Annotated[bool, typer.Option(help="Show the live status table.")] = True,
     log_level: Annotated[str, typer.Option(help="Python log level.")] = "WARNING",
+    distributed: Annotated[
+        bool,
+        typer.Option(
+            help="Run every role as its own process over gRPC (needs --postgres and --redis)."
+        ),
+    ] = False,
 ) -> None:
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -92,6 +98,11 @@ def up(
         uvloop.install()
     except ImportError:  # pragma: no cover - Windows
         pass
+    if distributed:
+        from gameserver.cli.up_distributed import up_distributed
+
+        up_distributed(settings, bots, duration, summary_json, log_level)
+        return
     try:
         summary = asyncio.run(_run(settings, bots, duration, status))
     except StorageError as e:

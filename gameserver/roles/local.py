@@ -235,3 +235,73 @@ async def wait_healthy(url: str, within_s: float) -> bool:
                         return True
             await asyncio.sleep(0.1)
     return False
+
+
+async def run_distributed(
+    realm: LocalDistributedRealm, n_bots: int, duration: float | None, stop: asyncio.Event
+) -> dict[str, Any]:
+    """`realm up --distributed`: start every role, run the bots as `realm up` does, wait
+    for `duration` or `stop`, stop the roles in order; returns the exit summary."""
+    started = time.monotonic()
+    await realm.start()
+    print(f"realm {realm.name} is up (distributed: every role its own process)", file=sys.stderr)
+    for c in realm.children:
+        ports = ", ".join(f"{k} {v}" for k, v in sorted(c.ports.items()))
+        print(f"  {c.name:<12} pid {c.proc.pid:<8} {ports}", file=sys.stderr)
+    print(f"  gateway (HTTP)  {realm.gateway_url}", file=sys.stderr)
+    print(f"  logs            {realm.log_dir}", file=sys.stderr)
+    bot_json = realm.log_dir / "bots.json"
+    bot_proc: asyncio.subprocess.Process | None = None
+    try:
+        if n_bots:
+            walk = max(3.0, duration - 10.0) if duration else 10**6
+            bot_proc = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "gameserver.cli.main",
+                "bots",
+                "--gateway",
+                realm.gateway_url,
+                "--count",
+                str(n_bots),
+                "--duration",
+                str(walk),
+                "--json",
+                str(bot_json),
+            )
+        waits: list[asyncio.Task[Any]] = [asyncio.create_task(stop.wait())]
+        if duration is not None:
+            waits.append(asyncio.create_task(asyncio.sleep(duration)))
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        for w in waits:
+            w.cancel()
+        if bot_proc is not None:
+            if bot_proc.returncode is None and not stop.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(bot_proc.wait(), timeout=15)
+            if bot_proc.returncode is None:
+                bot_proc.terminate()
+                await bot_proc.wait()
+    finally:
+        codes = await realm.stop()
+    summary: dict[str, Any] = {
+        "bots": n_bots,
+        "bots_in_world": 0,
+        "bots_saw_others": 0,
+        "bot_errors": [],
+        "uptime_s": round(time.monotonic() - started, 1),
+        "exit_codes": codes,
+    }
+    if n_bots:
+        try:
+            data = json.loads(bot_json.read_text())
+            summary.update(
+                {k: data[k] for k in ("bots", "bots_in_world", "bots_saw_others", "bot_errors")}
+            )
+            summary["bots_saved_on_logout"] = data.get("bots_saved_on_logout", 0)
+        except (OSError, ValueError, KeyError):
+            summary["bot_errors"] = ["the bot process left no report"]
+    bad = {k: v for k, v in codes.items() if v != 0}
+    if bad:
+        summary["bot_errors"] = [*summary["bot_errors"], f"roles did not stop cleanly: {bad}"]
+    return summary
