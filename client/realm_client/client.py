@@ -74,6 +74,7 @@ class RealmClient:
         self.last_snapshot: Snapshot | None = None
         self.snapshots = 0
         self.inputs_sent = 0
+        self.handoffs = 0
         self.seen_players: set[int] = set()
         self.visible: dict[int, tuple[float, float]] = {}
         self.on_snapshot: Callable[[Snapshot], None] | None = None
@@ -103,6 +104,7 @@ class RealmClient:
         conn = await NoticeConnection.open(self.login_info, self._snapshot)
         assert isinstance(conn, NoticeConnection)
         conn.on_notice = self.social.handle_notice
+        conn.on_moved = self._moved
         self.connection = conn
         return self.login_info
 
@@ -181,6 +183,13 @@ class RealmClient:
     @property
     def dead(self) -> bool:
         return self.status is not None and bool(int(self.status["flags"]) & 2)
+
+    def _moved(self, where: EnterWorldResult) -> None:
+        """A handoff: the character now lives on another server, with a new entity id.
+        Prediction carries on; the first snapshot from the new server reconciles it."""
+        self.world = where
+        self.entity_id = where.entity_id
+        self.handoffs += 1
 
     def _snapshot(self, snap: Snapshot) -> None:
         self.snapshots += 1

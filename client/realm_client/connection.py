@@ -24,6 +24,7 @@ from gameserver.wire.datagram import Drop
 from gameserver.wire.errors import WireError
 from gameserver.wire.messages import (
     Disconnect,
+    EnterWorldResult,
     Envelope,
     Hello,
     Inputs,
@@ -51,6 +52,8 @@ class RealmConnection(asyncio.DatagramProtocol):
         self._welcome: asyncio.Future[Welcome] | None = None
         self._timer: asyncio.Task[None] | None = None
         self.closed_reason: str | None = None
+        self.on_moved: Callable[[EnterWorldResult], None] | None = None
+        self.moves = 0
         self.dropped = 0
 
     @classmethod
@@ -109,6 +112,14 @@ class RealmConnection(asyncio.DatagramProtocol):
         if isinstance(msg, Snapshot):
             if self.on_snapshot is not None:
                 self.on_snapshot(msg)
+            return
+        if isinstance(msg, EnterWorldResult) and env.request_id == 0:
+            # Unsolicited: the realm moved the character to another server (a border
+            # crossing, a drain, an instance). Same character, same input sequence; a new
+            # entity id and region.
+            self.moves += 1
+            if self.on_moved is not None:
+                self.on_moved(msg)
             return
         if isinstance(msg, Welcome):
             if self._welcome is not None and not self._welcome.done():

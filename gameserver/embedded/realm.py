@@ -61,6 +61,7 @@ class EmbeddedRealm:
     _server_stops: dict[str, asyncio.Event] = field(default_factory=dict)
     directory: LocalRegionDirectory = field(default_factory=LocalRegionDirectory)
     oem: OemService | None = None
+    _next_id_block: int = 1
     actions: RealmActions | None = None
     login_queue: LoginQueue | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -205,11 +206,11 @@ class EmbeddedRealm:
             checkpoint_interval_s=s.checkpoint_interval_s,
             hot_checkpoint_interval_s=s.hot_checkpoint_interval_s,
             lease_ttl_ms=int(s.lease_ttl_s * 1000),
+            id_block=self._next_id_block,
         )
-        server.oem = self.oem
-        server.world_map = self.world
-        if region.kind is ServerKind.WORLD:
-            server.shard.move_bounds = self.world.continent_bounds()
+        self._next_id_block += 1
+        assert self.oem is not None
+        server.connect(self.oem, self.world)
         self.regions.append(server)
         self.directory.add(server)
         if self.addresses is not None:  # already running: start its loops now
@@ -225,6 +226,9 @@ class EmbeddedRealm:
         )
         self._tasks.append(
             asyncio.create_task(server.maintain(stop), name=f"maint-{server.server_id}")
+        )
+        self._tasks.append(
+            asyncio.create_task(server.run_borders(stop), name=f"borders-{server.server_id}")
         )
 
     async def remove_region_server(self, server: RegionServer) -> None:

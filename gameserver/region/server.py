@@ -28,6 +28,7 @@ from gameserver import metrics
 from gameserver.api.region import Continuity, Extracted, JoinResult, PlayerJoin
 from gameserver.clock import now_ms
 from gameserver.region import combat as region_combat
+from gameserver.region.borders import BorderView
 from gameserver.region.movement import MoverState, MoveRules
 from gameserver.region.tick import PlayerLink, Shard, StepResult, queue_command, queue_inputs, step
 from gameserver.region.world import KIND_PLAYER
@@ -48,6 +49,9 @@ from gameserver.world.map import RegionDef, WorldMap
 log = logging.getLogger(__name__)
 
 R = TypeVar("R")
+
+#: Entity ids of one server come from its own block of 2**20 (see World.use_id_block).
+ID_BLOCK_BITS = 20
 
 
 class Outbox(Protocol):
@@ -88,6 +92,7 @@ class RegionServer:
         lease_ttl_ms: int = 30_000,
         address: str = "",
         drain_timeout_s: float = 300.0,
+        id_block: int = 0,
     ) -> None:
         self.realm = realm
         self.region = region
@@ -103,6 +108,7 @@ class RegionServer:
         self.address = address
         self.state = ServerState.STARTING
         self.shard = Shard(region=region, rules=MoveRules(max_speed=region.max_speed))
+        self.shard.world.use_id_block(id_block << ID_BLOCK_BITS)
         self._live: dict[int, _Live] = {}  # by character id
         self.tick_durations: deque[float] = deque(maxlen=400)
         self._kick_tasks: set[asyncio.Task[CharacterState | None]] = set()
@@ -115,6 +121,7 @@ class RegionServer:
         # the composition root sets these. Without them the region's edge is a wall.
         self.oem: OemApi | None = None
         self.world_map: WorldMap | None = None
+        self.borders: BorderView | None = None
         self.drain_timeout_s = drain_timeout_s
         self.drained = asyncio.Event()
         self.all_saved = False
@@ -409,6 +416,8 @@ class RegionServer:
     # --- the tick ---------------------------------------------------------------------------
     def tick(self, now: int) -> None:
         started = time.perf_counter()
+        if self.borders is not None:
+            self.borders.apply(self.shard.world)
         result = step(self.shard, now)
         for conn_id, payload in result.snapshots:
             self.outbox.deliver(conn_id, payload)
@@ -451,6 +460,36 @@ class RegionServer:
                 live.base = live.base.model_copy(update={"items": live.base.items + new})
 
     # --- moving players to other servers ---------------------------------------------------
+    def connect(self, oem: OemApi, world_map: WorldMap) -> None:
+        """Join the realm's geography: players may walk across this region's edges into
+        neighbouring regions (handed off through `oem`) and see across them (ghosts)."""
+        self.oem = oem
+        self.world_map = world_map
+        if self.region.kind is ServerKind.WORLD:
+            self.shard.move_bounds = world_map.continent_bounds()
+            self.borders = BorderView(self.region, world_map, self.server_id)
+
+    async def run_borders(self, stop: asyncio.Event, interval_s: float = 0.05) -> None:
+        """Publish this server's border band and fetch the neighbours' (for ghosts)."""
+        view = self.borders
+        if view is None:
+            return
+        ttl_ms = max(1000, int(interval_s * 20_000))
+        while not stop.is_set():
+            try:
+                await self.hot.publish_border(
+                    self.realm, self.region.name, self.server_id,
+                    view.outgoing(self.shard.world), ttl_ms,
+                )
+                if view.neighbours:
+                    view.receive(await self.hot.border_feeds(self.realm, view.neighbours))
+            except StorageError as e:
+                log.warning("border exchange failed: %s", e)
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=interval_s)
+            except TimeoutError:
+                pass
+
     def _check_borders(self) -> None:
         """Players who walked past the region's edge into a neighbouring region are handed
         off to a server of that region (through the OEM, off the tick's path)."""

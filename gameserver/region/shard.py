@@ -41,6 +41,7 @@ class PlayerLink:
     corrected: bool = False
     commands: list[Message] = field(default_factory=list)
     acked_tick: int = 0
+    ack_pending: int = 0  # newest ack received since the last tick
     xp: int = 0
     loot: list[tuple[int, int]] = field(default_factory=list)  # (item id, count) not yet saved
     cooldowns: dict[int, int] = field(default_factory=dict)  # ability id -> ready at ms

@@ -25,6 +25,7 @@ tick, not per client.
 
 from __future__ import annotations
 
+import struct
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -70,6 +71,8 @@ _FIXED = np.array([OVERHEAD + header_size(m | _ITEM_VECTORS) for m in range(128)
 FIXED_BYTES = int(_FIXED[0])
 
 _U32 = np.dtype("<u4")
+_EVENT = struct.Struct("<IBBHIIi")  # COMBAT_EVENT_DTYPE, packed from a queued tuple
+assert _EVENT.size == COMBAT_EVENT_DTYPE.itemsize
 
 
 @dataclass(slots=True)
@@ -157,6 +160,20 @@ def _rows_equal(a: npt.NDArray[np.void], b: npt.NDArray[np.void]) -> npt.NDArray
     return eq
 
 
+def _rows_of(keys: npt.NDArray[np.int64], clients: npt.NDArray[np.int64]) -> npt.NDArray[np.intp]:
+    """Indices of the rows of `clients` in a key-sorted frame: two binary searches per
+    client and one vectorised expansion of the ranges."""
+    lo = np.searchsorted(keys, clients << 32)
+    hi = np.searchsorted(keys, (clients + 1) << 32)
+    cnt = hi - lo
+    total = int(cnt.sum())
+    if total == 0:
+        return np.zeros(0, np.intp)
+    starts = np.repeat(lo - (np.cumsum(cnt) - cnt), cnt)
+    out: npt.NDArray[np.intp] = starts + np.arange(total)
+    return out
+
+
 def _group_offsets(sorted_groups: npt.NDArray[np.intp], n: int) -> npt.NDArray[np.intp]:
     return np.searchsorted(sorted_groups, np.arange(n + 1))
 
@@ -208,11 +225,11 @@ def build(
             continue
         who = acked == a
         base_tick[who] = a
-        mine = np.isin(frame.keys >> 32, pe[who])
+        mine = _rows_of(frame.keys, pe[who])
         b_parts_k.append(frame.keys[mine])
         b_parts_s.append(frame.states[mine])
         b_parts_u.append(frame.upd[mine])
-        waiting = np.isin(frame.wait_keys >> 32, pe[who])
+        waiting = _rows_of(frame.wait_keys, pe[who])
         w_parts_k.append(frame.wait_keys[waiting])
         w_parts_t.append(frame.wait_since[waiting])
         idx = np.flatnonzero(who)
@@ -415,7 +432,7 @@ def build(
         ev = b""
         if link.events:
             chunk = link.events[:MAX_EVENTS_PER_SNAPSHOT]
-            ev = np.array(chunk, dtype=COMBAT_EVENT_DTYPE).tobytes()
+            ev = b"".join([_EVENT.pack(*e) for e in chunk])
             link.event_hi[tick] = chunk[-1][0]
         payload = write_snapshot(
             tick=tick,

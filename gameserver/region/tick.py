@@ -40,8 +40,8 @@ from gameserver.region.movement import (
 )
 from gameserver.region.shard import PlayerLink, Shard, SnapshotConfig
 from gameserver.region.world import NEVER
-from gameserver.wire.messages import Message
-from gameserver.wire.structs import FLAG_DEAD
+from gameserver.wire.messages import Message, SnapshotAck
+from gameserver.wire.structs import FLAG_DEAD, INPUT_FRAME_DTYPE
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +67,9 @@ def step(shard: Shard, now_ms: int) -> StepResult:
 
     # 2. commands
     for link in shard.players.values():
+        if link.ack_pending:
+            combat.ack(link, link.ack_pending, shard.tick)
+            link.ack_pending = 0
         if link.commands:
             cmds, link.commands = link.commands[:MAX_COMMANDS], []
             for msg in cmds:
@@ -126,7 +129,9 @@ def _movement(shard: Shard, now_ms: int) -> list[tuple[int, str]]:
         link.pending.clear()
         parts.append(batch)
         counts.append(len(batch))
-    frames = np.concatenate(parts) if len(parts) > 1 else parts[0]
+    # Concatenate through bytes: np.concatenate of many small structured arrays spends
+    # most of its time promoting field descriptions.
+    frames = np.frombuffer(b"".join([p.tobytes() for p in parts]), dtype=INPUT_FRAME_DTYPE)
     owner = np.repeat(np.arange(len(movers), dtype=np.intp), counts)
     slots = np.fromiter((w.slot(link.eid) for link in movers), dtype=np.intp, count=len(movers))
     grace = shard.rules.immobile_grace_ms
@@ -174,16 +179,22 @@ def _movement(shard: Shard, now_ms: int) -> list[tuple[int, str]]:
     return out
 
 
-def queue_inputs(link: PlayerLink, frames: npt.NDArray[np.void], max_pending: int = 64) -> None:
-    """Buffer frames for the next tick; a flood beyond `max_pending` batches is dropped
-    (the newest frames resend the recent ones anyway)."""
-    if len(link.pending) < max_pending and len(frames):
+def queue_inputs(link: PlayerLink, frames: npt.NDArray[np.void], max_pending: int = 16) -> None:
+    """Buffer frames for the next tick. Beyond `max_pending` batches the oldest batch is
+    dropped: each batch repeats the previous frames, so the newest ones cover it, and a
+    server that fell behind does not drown in a backlog of redundant frames."""
+    if len(frames):
         link.pending.append(frames)
+        if len(link.pending) > max_pending:
+            del link.pending[0]
 
 
 def queue_command(link: PlayerLink, msg: Message, max_pending: int = 64) -> None:
-    """Buffer a combat command (CastAbility, SetAutoAttack, Respawn, SnapshotAck)."""
-    if len(link.commands) < max_pending:
+    """Buffer a combat command (CastAbility, SetAutoAttack, Respawn, SnapshotAck). Acks
+    only keep the newest tick (one per datagram would otherwise crowd the queue)."""
+    if isinstance(msg, SnapshotAck):
+        link.ack_pending = max(link.ack_pending, msg.tick)
+    elif len(link.commands) < max_pending:
         link.commands.append(msg)
 
 

@@ -22,6 +22,11 @@ from gameserver.wire.structs import ENTITY_STATE_DTYPE
 
 KIND_PLAYER = 0
 KIND_NPC = 1
+# Ghosts mirror entities simulated by a neighbouring region's server (region/borders.py):
+# replicated to clients like the real thing, ignored by this server's AI and combat (which
+# select on KIND_PLAYER / KIND_NPC exactly).
+KIND_GHOST = 2
+KIND_MASK = 1
 
 # NPC AI states (the `ai` column); players stay IDLE.
 AI_IDLE = 0
@@ -157,6 +162,23 @@ class World:
         self._free.extend(range(new_capacity - 1, old - 1, -1))
         self.capacity = new_capacity
 
+    def adopt(self, eid: int, kind: int, x: float, y: float, facing: float, level: int) -> int:
+        """Spawn an entity under an id from another server's block (a ghost); returns its
+        slot. This server's own id counter is left as it was."""
+        counter = self._next_eid
+        own = self.spawn(kind, x, y, facing, level)
+        self._next_eid = counter
+        slot = self._slot_of.pop(own)
+        self.eid[slot] = eid
+        self._slot_of[eid] = slot
+        return slot
+
+    def use_id_block(self, base: int) -> None:
+        """Hand out entity ids from `base` on. Each region server of a realm gets its own
+        block (ids are what clients see, and near a border they see two servers at once),
+        so ids never collide across a handoff or a border."""
+        self._next_eid = max(self._next_eid, base + 1)
+
     def spawn(
         self,
         kind: int,
@@ -246,7 +268,7 @@ class World:
         so a slot index is also a row index). Built once per tick, then sliced per client."""
         out = np.empty(self.capacity, dtype=ENTITY_STATE_DTYPE)
         out["id"] = self.eid
-        out["kind"] = self.kind
+        out["kind"] = self.kind & KIND_MASK  # a ghost shows as what it mirrors
         out["flags"] = self.flags
         out["health_pct"] = self.health_pct
         out["level"] = self.level

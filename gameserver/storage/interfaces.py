@@ -302,6 +302,17 @@ class ServerRegistry(Protocol):
 
     async def drain_requested(self, realm: str, server_id: str) -> bool: ...
 
+    async def publish_border(
+        self, realm: str, region: str, server_id: str, payload: bytes, ttl_ms: int
+    ) -> None:
+        """A region server's entities near its edges (packed EntityState records), for
+        the servers of neighbouring regions to show as ghosts."""
+        ...
+
+    async def border_feeds(self, realm: str, regions: list[str]) -> list[tuple[str, bytes]]:
+        """The unexpired border payloads of every server of `regions`: (server_id, payload)."""
+        ...
+
 
 class LoginQueueStore(Protocol):
     """The realm's seats and login queue (see `gameserver.storage.loginqueue`).

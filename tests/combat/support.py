@@ -21,10 +21,16 @@ TICK_MS = 50
 
 class Sim:
     def __init__(
-        self, *, seed: int = 1, walls: tuple[Rect, ...] = (), graveyard: tuple[float, float] = (10, 10)
+        self,
+        *,
+        seed: int = 1,
+        walls: tuple[Rect, ...] = (),
+        graveyard: tuple[float, float] = (10, 10),
     ) -> None:
         content = RegionContent(templates=dict(TEMPLATES), walls=walls, graveyard=graveyard)
-        self.shard = Shard(region=REGION, rules=MoveRules(max_speed=7.0), seed=seed, content=content)
+        self.shard = Shard(
+            region=REGION, rules=MoveRules(max_speed=7.0), seed=seed, content=content
+        )
         self.now = 0
         self.results: list[StepResult] = []
         self.seqs: dict[int, int] = {}
@@ -57,7 +63,9 @@ class Sim:
     def command(self, link: PlayerLink, msg: Message) -> None:
         queue_command(link, msg)
 
-    def move(self, link: PlayerLink, dx: float, dy: float, dt_ms: int = TICK_MS, facing: float = 0.0) -> None:
+    def move(
+        self, link: PlayerLink, dx: float, dy: float, dt_ms: int = TICK_MS, facing: float = 0.0
+    ) -> None:
         seq = self.seqs.get(link.eid, 0) + 1
         self.seqs[link.eid] = seq
         f = np.zeros(1, dtype=INPUT_FRAME_DTYPE)

@@ -25,7 +25,9 @@ from gameserver.wire.structs import (
 
 from .support import Sim
 
-DUMMY = NpcTemplate("dummy", max_hp=10_000, aggro_radius=0.0, wander_radius=0.0, dmg_min=0, dmg_max=0)
+DUMMY = NpcTemplate(
+    "dummy", max_hp=10_000, aggro_radius=0.0, wander_radius=0.0, dmg_min=0, dmg_max=0
+)
 
 
 def _failures(link) -> list[int]:  # type: ignore[no-untyped-def]
@@ -105,7 +107,9 @@ def test_cast_time_resolves_later_and_movement_interrupts_it() -> None:
 
 def test_player_death_corpse_and_respawn_at_the_graveyard() -> None:
     sim = Sim(graveyard=(50.0, 60.0))
-    killer = NpcTemplate("killer", max_hp=500, dmg_min=60, dmg_max=60, aggro_radius=10, wander_radius=0)
+    killer = NpcTemplate(
+        "killer", max_hp=500, dmg_min=60, dmg_max=60, aggro_radius=10, wander_radius=0
+    )
     sim.npc(killer, 300, 300)
     p = sim.player(305, 300)
     w = sim.shard.world
@@ -131,7 +135,11 @@ def test_player_death_corpse_and_respawn_at_the_graveyard() -> None:
 def test_kill_gives_xp_loot_and_levels_and_the_npc_respawns() -> None:
     sim = Sim()
     weak = NpcTemplate(
-        "weak", max_hp=40, aggro_radius=0.0, wander_radius=0.0, xp=150,
+        "weak",
+        max_hp=40,
+        aggro_radius=0.0,
+        wander_radius=0.0,
+        xp=150,
         loot=(LootEntry(4242, 1.0, 3), LootEntry(4343, 0.0)),
     )
     n = sim.npc(weak, 300, 300, respawn_ms=5000)
@@ -150,7 +158,9 @@ def test_kill_gives_xp_loot_and_levels_and_the_npc_respawns() -> None:
     assert w.level[sim.slot(p)] == 2 and p.xp == 50
     assert p.loot == [(4242, 3)]
     assert [e for e in p.events if e[1] == EV_LOOT and e[6] == 4242 and e[3] == 3]
-    assert not w.auto[sim.slot(p)] or not w.target_alive(__import__("numpy").array([sim.slot(p)]))[0]
+    assert (
+        not w.auto[sim.slot(p)] or not w.target_alive(__import__("numpy").array([sim.slot(p)]))[0]
+    )
     sim.tick(120)  # 6 s: corpse gone, a new one spawned (a new id)
     sp = sim.shard.spawns[-1]
     assert sp.eid and sp.eid != first_eid

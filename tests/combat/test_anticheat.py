@@ -90,9 +90,20 @@ def test_wall_in_the_scalar_and_batch_paths_agree() -> None:
     f["x"] = 0.35
     a = apply_frames(304.2, 300, 0, f, MoverState(0), rules, bounds, 1000, walls=walls)
     b = apply_batch(
-        f, np.zeros(4, np.intp), np.array([304.2]), np.array([300.0]), np.zeros(1), np.zeros(1, np.int64),
-        np.zeros(1, np.int64), np.zeros(1, np.int64), np.zeros(1, np.uint8), np.ones(1, bool),
-        rules, bounds, 1000, walls,
+        f,
+        np.zeros(4, np.intp),
+        np.array([304.2]),
+        np.array([300.0]),
+        np.zeros(1),
+        np.zeros(1, np.int64),
+        np.zeros(1, np.int64),
+        np.zeros(1, np.int64),
+        np.zeros(1, np.uint8),
+        np.ones(1, bool),
+        rules,
+        bounds,
+        1000,
+        walls,
     )
     assert (a.x, a.y) == (b.x[0], b.y[0]) and a.x < 305.0
     assert list(a.detections) == [k for _, k in b.detections]
@@ -113,7 +124,9 @@ def test_moving_while_dead_rooted_stunned() -> None:
     assert sim.pos(sim.slot(rooted)) == (200.0, 100.0)
     assert sim.pos(sim.slot(stunned)) == (300.0, 100.0)
     assert sorted(k for _, k in sim.detections()) == [
-        "moving_while_dead", "moving_while_rooted", "moving_while_stunned"
+        "moving_while_dead",
+        "moving_while_rooted",
+        "moving_while_stunned",
     ]
 
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import math
 
+from realm_client.prediction import Predictor
+
 from gameserver.region.content import HOGGER
 from gameserver.region.encounters.hogger import Hogger
 from gameserver.wire.messages import decode
 from gameserver.wire.structs import EV_KNOCKBACK, EV_PHASE, FLAG_KNOCKBACK, FLAG_STUNNED
-from realm_client.prediction import Predictor
 
 from .support import Sim
 

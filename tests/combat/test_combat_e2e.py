@@ -31,18 +31,24 @@ async def test_client_kills_an_npc_over_udp_and_rewards_are_saved(realm: Embedde
     ch = await c.create_character("Slayer", "human", "mage")
     await c.enter_world(ch.id)
     try:
+
         def boar() -> int:
             view = c.view.views.get(c.view.latest_tick)
             if view is None:
                 return 0
-            npcs = view[(view["kind"] == 1) & (abs(view["x"] - 125) < 1) & (abs(view["y"] - 480) < 1)]
+            npcs = view[
+                (view["kind"] == 1) & (abs(view["x"] - 125) < 1) & (abs(view["y"] - 480) < 1)
+            ]
             return int(npcs["id"][0]) if len(npcs) else 0
 
         await _until(lambda: boar() != 0)
         target = boar()
         # Turn to face it (a stationary frame), then Fireball until it dies.
         c.move(125 - c.position[0], 480 - c.position[1], 0.05, speed=0.0)
-        dead = lambda: any(int(e["kind"]) == EV_DEATH and int(e["target"]) == target for e in c.events)  # noqa: E731
+        def dead():
+            return any(
+                    int(e["kind"]) == EV_DEATH and int(e["target"]) == target for e in c.events
+                )
         c.auto_attack(target)
         for _ in range(6):
             if dead():

@@ -5,6 +5,8 @@ leaving, several gateways on one queue."""
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
+from typing import Any
 
 import pytest
 
@@ -18,6 +20,7 @@ from gameserver.gateway.login_queue import (
     WaiterStatus,
 )
 from gameserver.storage.interfaces import HotState, Unavailable
+from gameserver.storage.loginqueue import LoginResult
 from gameserver.storage.memory import MemoryHotState
 from gameserver.storage.models import ServerHeartbeat, ServerState
 
@@ -43,9 +46,8 @@ async def _server(hot: HotState, capacity: int, state: ServerState = ServerState
 
 
 def _queue(hot: HotState, clock: FakeClock, **kw: object) -> LoginQueue:
-    return LoginQueue(
-        REALM, hot, hot, _settings(**kw), ticket_key=KEY, clock=lambda: clock.now_ms / 1000
-    )
+    settings = _settings(**kw)  # type: ignore[arg-type]
+    return LoginQueue(REALM, hot, hot, settings, ticket_key=KEY, clock=lambda: clock.now_ms / 1000)
 
 
 @pytest.fixture
@@ -146,11 +148,11 @@ async def test_refresh_is_scheduled_not_per_admission(
     calls: list[int] = []
     original = hot.queue_positions
 
-    async def counting(realm: str, ids: list[int]) -> list[int | None]:
+    async def counting(realm: str, ids: Sequence[int]) -> list[int | None]:
         calls.append(len(ids))
         return await original(realm, ids)
 
-    hot.queue_positions = counting  # type: ignore[method-assign]
+    hot.queue_positions = counting  # type: ignore[method-assign,assignment]
     keeper = SeatKeeper(REALM, hot, grace_s=0)
     seated = 0
     for _ in range(100):  # 10 s of rounds at 0.1 s, a seat freed each round
@@ -210,10 +212,10 @@ async def test_seat_keeper_counts_sessions(hot: MemoryHotState, clock: FakeClock
 
 async def test_outages_become_errors_not_crashes(clock: FakeClock) -> None:
     class Down(MemoryHotState):
-        async def queue_login(self, *args: object, **kw: object):  # type: ignore[override]
+        async def queue_login(self, *args: Any, **kw: Any) -> LoginResult:
             raise Unavailable("redis is down")
 
-        async def release_seat(self, *args: object, **kw: object):  # type: ignore[override]
+        async def release_seat(self, *args: Any, **kw: Any) -> bool:
             raise Unavailable("redis is down")
 
     hot = Down(clock)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gameserver.storage.loginqueue import AdmissionRate, LoginPath
+from gameserver.storage.loginqueue import AdmissionRate, LoginPath, LoginResult
 
 from .conftest import QueueStore
 
@@ -11,7 +11,9 @@ FAST = AdmissionRate(per_second=1000.0, burst=1000)
 TTL = 60_000
 
 
-async def _login(qs: QueueStore, account: int, limit: int, rate: AdmissionRate = FAST):
+async def _login(
+    qs: QueueStore, account: int, limit: int, rate: AdmissionRate = FAST
+) -> LoginResult:
     return await qs.hot.queue_login(REALM, account, limit, rate, TTL)
 
 

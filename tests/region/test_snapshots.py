@@ -8,6 +8,7 @@ import random
 
 import numpy as np
 import pytest
+from realm_client.prediction import DeltaView
 
 from gameserver.region.content import RegionContent
 from gameserver.region.movement import MoverState, MoveRules
@@ -19,13 +20,16 @@ from gameserver.wire.datagram import OVERHEAD
 from gameserver.wire.messages import Snapshot, SnapshotAck, decode
 from gameserver.wire.structs import POS_QUANTUM
 from gameserver.world.map import DEFAULT_MAP
-from realm_client.prediction import DeltaView
 
 REGION = DEFAULT_MAP.region("elwynn")
 
 
-def _world(seed: int, cfg: SnapshotConfig, n_npc: int = 60) -> tuple[Shard, PlayerLink, np.random.Generator]:
-    shard = Shard(region=REGION, rules=MoveRules(), seed=seed, content=RegionContent(), snapshots=cfg)
+def _world(
+    seed: int, cfg: SnapshotConfig, n_npc: int = 60
+) -> tuple[Shard, PlayerLink, np.random.Generator]:
+    shard = Shard(
+        region=REGION, rules=MoveRules(), seed=seed, content=RegionContent(), snapshots=cfg
+    )
     eid = shard.world.spawn(KIND_PLAYER, 500, 500)
     link = PlayerLink(1, 77, eid, MoverState(0))
     shard.players[eid] = link
@@ -107,7 +111,7 @@ def test_entities_entering_and_leaving_are_announced() -> None:
 
 def test_budget_holds_and_near_entities_are_refreshed_more_often() -> None:
     cfg = SnapshotConfig(budget_bytes=200)
-    shard, link, rng = _world(5, cfg, n_npc=0)
+    shard, link, _rng = _world(5, cfg, n_npc=0)
     w = shard.world
     near = [w.spawn(KIND_NPC, 500 + d, 500 + d % 3) for d in range(3, 13)]
     far = [w.spawn(KIND_NPC, 500 + d, 500 + d % 3) for d in range(70, 80)]

@@ -36,22 +36,42 @@ def test_every_presence_combination_decodes(mask: int) -> None:
     status = _rand(rng, PLAYER_STATUS_DTYPE, 1)[0] if mask & 16 else None
     you = _rand(rng, ENTITY_STATE_DTYPE, 1)[0]
     data = write_snapshot(
-        tick=7, last_input_seq=6, server_time_ms=2**41 + 3, you=you.tobytes(),
-        corrected=bool(mask & 32), baseline_tick=5 if mask & 64 else 0,
-        entities=ents.tobytes(), removed=removed.tobytes(), deltas=deltas.tobytes(),
-        events=events.tobytes(), status=None if status is None else status.tobytes(),
+        tick=7,
+        last_input_seq=6,
+        server_time_ms=2**41 + 3,
+        you=you.tobytes(),
+        corrected=bool(mask & 32),
+        baseline_tick=5 if mask & 64 else 0,
+        entities=ents.tobytes(),
+        removed=removed.tobytes(),
+        deltas=deltas.tobytes(),
+        events=events.tobytes(),
+        status=None if status is None else status.tobytes(),
     )
     want = m.Snapshot(
-        tick=7, last_input_seq=6, server_time_ms=2**41 + 3, corrected=bool(mask & 32), you=you,
-        entities=ents, baseline_tick=5 if mask & 64 else 0, removed=removed, deltas=deltas,
-        status=status, events=events,
+        tick=7,
+        last_input_seq=6,
+        server_time_ms=2**41 + 3,
+        corrected=bool(mask & 32),
+        you=you,
+        entities=ents,
+        baseline_tick=5 if mask & 64 else 0,
+        removed=removed,
+        deltas=deltas,
+        status=status,
+        events=events,
     )
     assert m.decode(data) == m.Envelope(want)
     # The flatc-generated accessors read the same values.
     pkt = Packet.GetRootAs(data, 0)
     s = FbSnapshot()
     s.Init(pkt.Msg().Bytes, pkt.Msg().Pos)
-    assert (s.Tick(), s.LastInputSeq(), s.ServerTimeMs(), s.Corrected()) == (7, 6, 2**41 + 3, bool(mask & 32))
+    assert (s.Tick(), s.LastInputSeq(), s.ServerTimeMs(), s.Corrected()) == (
+        7,
+        6,
+        2**41 + 3,
+        bool(mask & 32),
+    )
     assert s.You().Id() == int(you["id"])
     assert s.RemovedLength() == len(removed) and s.DeltasLength() == len(deltas)
     if len(deltas):

@@ -17,7 +17,9 @@ REGION = DEFAULT_MAP.region("elwynn")
 
 def _shard(seed: int = 0, content: RegionContent | None = None) -> Shard:
     return Shard(
-        region=REGION, rules=MoveRules(max_speed=REGION.max_speed), seed=seed,
+        region=REGION,
+        rules=MoveRules(max_speed=REGION.max_speed),
+        seed=seed,
         content=content if content is not None else RegionContent(),
     )
 

@@ -172,6 +172,7 @@ class LoginQueue:
         self._order = itertools.count()
         self._cursor: str | None = None
         self._last_step: float | None = None
+        self._unrated = 0  # admissions seen but not yet in the rate estimate
         self._capacity_due: float | None = None
         self._labels = (realm,)
 
@@ -266,7 +267,10 @@ class LoginQueue:
                     waiter.admit()
             if len(logged) < 1000:
                 break
-        self.rate_estimate = ewma_rate(self.rate_estimate, seen, dt, s.eta_tau_s)
+        self._unrated += seen
+        if dt > 0:  # the first round has no interval yet: its admissions count in the next
+            self.rate_estimate = ewma_rate(self.rate_estimate, self._unrated, dt, s.eta_tau_s)
+            self._unrated = 0
 
         due: list[Waiter] = []
         while self._schedule and self._schedule[0][0] <= now and len(due) < s.refresh_budget:

@@ -40,6 +40,7 @@ class MemoryHotState(MemoryLoginQueue):
         self._routes: dict[int, Route] = {}
         self._beats: dict[tuple[str, str], _Beat] = {}
         self._drains: set[tuple[str, str]] = set()
+        self._borders: dict[tuple[str, str], dict[str, tuple[int, bytes]]] = {}
         self._metrics = OpMetrics(realm, "memory")
         self._login_queues: dict[str, RealmQueue] = {}  # see MemoryLoginQueue
 
@@ -155,3 +156,22 @@ class MemoryHotState(MemoryLoginQueue):
     @timed
     async def drain_requested(self, realm: str, server_id: str) -> bool:
         return (realm, server_id) in self._drains
+
+
+    async def publish_border(
+        self, realm: str, region: str, server_id: str, payload: bytes, ttl_ms: int
+    ) -> None:
+        feeds = self._borders.setdefault((realm, region), {})
+        feeds[server_id] = (self._clock() + ttl_ms, bytes(payload))
+
+    async def border_feeds(self, realm: str, regions: list[str]) -> list[tuple[str, bytes]]:
+        now = self._clock()
+        out: list[tuple[str, bytes]] = []
+        for region in regions:
+            feeds = self._borders.get((realm, region), {})
+            for server_id, (expires, payload) in list(feeds.items()):
+                if expires <= now:
+                    del feeds[server_id]
+                else:
+                    out.append((server_id, payload))
+        return out

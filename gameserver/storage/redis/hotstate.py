@@ -32,6 +32,9 @@ timeouts, and a failure to reach Redis surfaces as `Unavailable`.
 
 from __future__ import annotations
 
+import base64
+import time
+
 import asyncio
 from collections.abc import Awaitable
 from typing import Any, TypeVar
@@ -110,6 +113,11 @@ def describe_url(url: str) -> str:
     """`host:port` for error messages: where we tried, never the password."""
     parts = urlsplit(url)
     return f"{parts.hostname or 'localhost'}:{parts.port or 6379}"
+
+
+
+def _wall_ms() -> int:
+    return time.time_ns() // 1_000_000
 
 
 class RedisHotState(RedisLoginQueue):
@@ -311,4 +319,36 @@ class RedisHotState(RedisLoginQueue):
             "drain_requested", self._client.exists(self._drain_key(realm, server_id))
         )
         return bool(found)
+
+    def _border_key(self, realm: str, region: str) -> str:
+        return f"{self._p}border:{{{realm}}}:{region}"
+
+    @timed
+    async def publish_border(
+        self, realm: str, region: str, server_id: str, payload: bytes, ttl_ms: int
+    ) -> None:
+        # One hash per region, a field per server; each value leads with its expiry (ms),
+        # so readers skip a dead server's last payload without a key per server. The
+        # client decodes responses as text, hence base64.
+        value = f"{_wall_ms() + int(ttl_ms)}:{base64.b64encode(payload).decode()}"
+        key = self._border_key(realm, region)
+        pipe = self._client.pipeline(transaction=False)
+        pipe.hset(key, server_id, value)
+        pipe.pexpire(key, max(int(ttl_ms) * 10, 10_000))
+        await self._call("publish_border", pipe.execute())
+
+    @timed
+    async def border_feeds(self, realm: str, regions: list[str]) -> list[tuple[str, bytes]]:
+        pipe = self._client.pipeline(transaction=False)
+        for region in regions:
+            pipe.hgetall(self._border_key(realm, region))
+        maps = await self._call("border_feeds", pipe.execute())
+        now = _wall_ms()
+        out: list[tuple[str, bytes]] = []
+        for fields in maps:
+            for server_id, value in fields.items():
+                expires, _, data = str(value).partition(":")
+                if expires.isdigit() and int(expires) > now:
+                    out.append((str(server_id), base64.b64decode(data)))
+        return out
 
