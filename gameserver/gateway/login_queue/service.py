@@ -175,6 +175,13 @@ class LoginQueue:
         self._unrated = 0  # admissions seen but not yet in the rate estimate
         self._capacity_due: float | None = None
         self._labels = (realm,)
+        # Series exist from the start (at 0): the first admission and the first wait then
+        # show as an increase, and the queue panels and alerts see an idle queue.
+        metrics.LOGIN_QUEUE_LENGTH.labels(*self._labels).set(0)
+        metrics.LOGIN_QUEUE_WAIT.labels(*self._labels)
+        for path in LoginPath:
+            if path is not LoginPath.SEATED:
+                metrics.LOGIN_ADMISSIONS.labels(realm, path.value)
 
     # --- login --------------------------------------------------------------------------
 
