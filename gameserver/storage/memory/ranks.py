@@ -117,11 +117,15 @@ class TicketRanks:
         cap = 1 << (capacity - 1).bit_length()  # a power of two, for binary lifting
         flags = np.zeros(cap + 1, dtype=np.int64)
         flags[slots] = 1
-        # Fenwick node i covers slots (i - lowbit(i), i]: a difference of prefix sums.
+        # Fenwick node i covers slots (i - lowbit(i), i]: a difference of prefix sums, taken
+        # for all nodes of one lowbit k at once (they are i = k, 3k, 5k, ...).
         prefix = np.cumsum(flags)
-        idx = np.arange(cap + 1, dtype=np.int64)
-        tree = prefix - prefix[idx - (idx & -idx)]
-        tree[0] = 0
+        tree = np.zeros(cap + 1, dtype=np.int64)
+        k = 1
+        while k <= cap:
+            upper = prefix[k :: 2 * k]
+            tree[k :: 2 * k] = upper - prefix[0 : cap + 1 - k : 2 * k][: len(upper)]
+            k *= 2
         self._cap = cap
         self._step = cap
         self._tree = tree.tolist()
