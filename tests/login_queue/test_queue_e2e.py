@@ -166,3 +166,40 @@ async def test_reconnecting_player_skips_ahead(realm2: EmbeddedRealm) -> None:
             if f.task is not None and not f.task.done():
                 f.task.cancel()
             await f.client.close()
+
+
+async def test_queue_http_contract(realm2: EmbeddedRealm) -> None:
+    """What a client that is not `realm_client` sees: the queued answer, the socket's
+    first message, a refused forged ticket, and leaving by closing the socket."""
+    import aiohttp
+
+    assert realm2.addresses is not None and realm2.hot is not None
+    base = realm2.addresses.http
+    async with aiohttp.ClientSession() as http:
+        def creds(user: str) -> dict[str, str]:
+            return {"username": user, "password": PASSWORD}
+
+        for user in ("ann", "ben", "cat"):
+            async with http.post(f"{base}/v1/accounts", json=creds(user)) as r:
+                assert r.status == 201
+        for user in ("ann", "ben"):
+            async with http.post(f"{base}/v1/login", json=creds(user)) as r:
+                assert (await r.json())["status"] == "admitted"
+        async with http.post(f"{base}/v1/login", json=creds("cat")) as r:
+            queued = await r.json()
+        assert queued["status"] == "queued" and queued["position"] == 1
+        assert queued["queue_path"] == f"/v1/queue/{queued['ticket']}"
+        assert "token" not in queued
+
+        async with http.get(f"{base}/v1/queue/{queued['ticket'][:-3]}xyz") as r:
+            assert r.status == 404 and (await r.json())["error"] == "bad_ticket"
+
+        async with http.ws_connect(base + queued["queue_path"]) as ws:
+            first = await ws.receive_json(timeout=5)
+            assert first == {"status": "queued", "position": 1, "eta_s": None}
+        name = realm2.settings.name
+        for _ in range(50):  # the gateway notices the close and takes cat off the queue
+            if await realm2.hot.queue_length(name) == 0:
+                break
+            await asyncio.sleep(0.02)
+        assert await realm2.hot.queue_length(name) == 0

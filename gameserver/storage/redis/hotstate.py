@@ -16,6 +16,7 @@ can share one Redis):
     server:{<realm>}:<id>  ServerHeartbeat JSON, PX = ttl
     servers:{<realm>}      set of server ids (pruned of expired ones on read)
     drain:{<realm>}:<id>   present when a drain was requested
+    lq:{<realm>}:*         the login queue and seats (see `redis.loginqueue`)
 
 The braces are cluster hash tags: the keys one script touches share a slot.
 
