@@ -158,3 +158,14 @@ async def test_realms_are_separate(queue_store: QueueStore) -> None:
     await hot.queue_login("b", 1, 1, FAST, TTL)
     assert await hot.queue_length("a") == 1 and await hot.queue_length("b") == 0
     assert await hot.seats_in_use("a") == 0 and await hot.seats_in_use("b") == 1
+
+
+async def test_the_operator_reads_queue_length(queue_store: QueueStore) -> None:
+    """The realm operator scales up on queue length through this very method."""
+    from realm_operator.signals import LoginQueueLength, RealmSignals
+
+    hot = queue_store.hot
+    assert isinstance(hot, LoginQueueLength)
+    for account in (1, 2, 3):
+        await _login(queue_store, account, limit=1)
+    assert await RealmSignals(registry=hot, queue=hot).queue_length(REALM) == 2
