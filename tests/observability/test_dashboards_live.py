@@ -226,14 +226,9 @@ def _send_garbage(udp: str) -> None:
 
 
 def _bots(name: str, gateway: str, count: int, walk_s: float, tmp: Path) -> Proc:
-    return _spawn(
-        name,
-        [
-            sys.executable, "-m", "gameserver.cli.main", "bots", "--gateway", gateway,
-            "--count", str(count), "--duration", str(walk_s), "--json", str(tmp / f"{name}.json"),
-        ],
-        tmp,
-    )
+    args = f"bots --gateway {gateway} --count {count} --duration {walk_s}".split()
+    json_out = ["--json", str(tmp / f"{name}.json")]
+    return _spawn(name, [sys.executable, "-m", "gameserver.cli.main", *args, *json_out], tmp)
 
 
 @pytest.fixture(scope="module")
@@ -242,13 +237,17 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     tmp = tmp_path_factory.mktemp("live")
     procs: list[Proc] = []
     try:
+        ports = "--http-port 0 --udp-port 0 --metrics-port 0"
+        up = f"up --name {REALM} {ports} --tick-rate {TICK_RATE} --duration 300 --no-status"
         realm = _spawn(
             "realm",
             [
-                sys.executable, "-m", "gameserver.cli.main", "up",
-                "--name", REALM, "--data-dir", str(tmp / "data"),
-                "--http-port", "0", "--udp-port", "0", "--metrics-port", "0",
-                "--tick-rate", str(TICK_RATE), "--duration", "300", "--no-status",
+                sys.executable,
+                "-m",
+                "gameserver.cli.main",
+                *up.split(),
+                "--data-dir",
+                str(tmp / "data"),
             ],
             tmp,
             env={
@@ -264,12 +263,11 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
             },
         )
         procs.append(realm)
+        driver = str(Path(__file__).with_name("kmock_operator.py"))
+        regions = ",".join(OPERATOR_REGIONS)
         operator = _spawn(
             "operator",
-            [
-                sys.executable, str(Path(__file__).with_name("kmock_operator.py")),
-                "--realm", OPERATOR_REALM, "--regions", ",".join(OPERATOR_REGIONS),
-            ],
+            [sys.executable, driver, "--realm", OPERATOR_REALM, "--regions", regions],
             tmp,
         )
         procs.append(operator)
@@ -280,7 +278,11 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
 
         rules = write_rules(tmp / "rules.yaml")
         config = {
-            "global": {"scrape_interval": "1s", "scrape_timeout": "1s", "evaluation_interval": "1s"},
+            "global": {
+                "scrape_interval": "1s",
+                "scrape_timeout": "1s",
+                "evaluation_interval": "1s",
+            },
             "rule_files": [str(rules)],
             "scrape_configs": [
                 {"job_name": "realm", "static_configs": [{"targets": [realm_metrics]}]},
@@ -324,21 +326,32 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
         procs.append(_bots("bots-staying", gateway, SEATS - LEAVERS, 300, tmp))
         until(f"sum(realm_players{{{sel}}}) == {SEATS}", f"{SEATS} bots in the world")
         procs.append(_bots("bots-queued", gateway, QUEUED, 300, tmp))
-        until(f"max_over_time(sum(realm_login_queue_length{{{sel}}})[1m:1s]) >= {QUEUED}",
-              f"{QUEUED} bots in the login queue")
+        until(
+            f"max_over_time(sum(realm_login_queue_length{{{sel}}})[1m:1s]) >= {QUEUED}",
+            f"{QUEUED} bots in the login queue",
+        )
         _send_garbage(udp)
         operator.wait_for_line(r"^ready$", 30)
         waits = [
-            (f"sum(realm_login_queue_wait_seconds_count{{{sel}}}) >= {QUEUED}",
-             "the queued bots admitted"),
+            (
+                f"sum(realm_login_queue_wait_seconds_count{{{sel}}}) >= {QUEUED}",
+                "the queued bots admitted",
+            ),
             # Bots in the world again, for 10 s: rate windows hold a steady realm.
-            (f"min_over_time(sum(realm_players{{{sel}}})[10s:1s]) == {SEATS}",
-             f"{SEATS} bots in the world for 10 s"),
+            (
+                f"min_over_time(sum(realm_players{{{sel}}})[10s:1s]) == {SEATS}",
+                f"{SEATS} bots in the world for 10 s",
+            ),
             (f"sum(realm_character_saves_total{{{sel}}}) > 0", "a character checkpoint"),
-            (f'sum(realm_packets_dropped_total{{{sel}, reason="oversized"}}) >= {GARBAGE_EACH}',
-             "the oversized datagrams counted"),
-            (f'sum(realm_operator_scale_events_total{{realm="{OPERATOR_REALM}", '
-             'direction="down"}) > 0', "the operator to scale a region down"),
+            (
+                f'sum(realm_packets_dropped_total{{{sel}, reason="oversized"}}) >= {GARBAGE_EACH}',
+                "the oversized datagrams counted",
+            ),
+            (
+                f'sum(realm_operator_scale_events_total{{realm="{OPERATOR_REALM}", '
+                'direction="down"}) > 0',
+                "the operator to scale a region down",
+            ),
         ]
         for expr, what in waits:
             until(expr, what)
@@ -375,6 +388,12 @@ def _fill(text: str, chosen: dict[str, str]) -> str:
     return re.sub(r"\$\{(\w+)(?::\w+)?\}|\$(\w+)|\[\[(\w+)\]\]", sub, text)
 
 
+# The value the strict pass picks, where a variable lists more than the realm under test
+# ("" = any dashboard); otherwise the first value listed. The Operator dashboard is about
+# the realm the operator manages (the embedded realm's local supervisor may list its own).
+PREFERRED = {("", "realm"): REALM, ("openrealm-operator", "realm"): OPERATOR_REALM}
+
+
 def _resolve(prom: Prometheus, dashboard: Json, everything: bool) -> dict[str, str]:
     """Variables as Grafana would fill them: each label_values query run against
     Prometheus (it must list values), then one real value each, or "All"."""
@@ -385,8 +404,13 @@ def _resolve(prom: Prometheus, dashboard: Json, everything: bool) -> dict[str, s
         m = LABEL_VALUES.match(_fill(variable_query(var), chosen))
         assert m, f"{dashboard['uid']}: variable {var['name']} is not label_values()"
         values = prom.label_values(m["label"], m["match"])
-        assert values, f"{dashboard['uid']}: variable ${var['name']} lists no values ({m[0]})"
-        chosen[var["name"]] = var["allValue"] if everything else _regex_value(values[:1])
+        name = var["name"]
+        assert values, f"{dashboard['uid']}: variable ${name} lists no values ({m[0]})"
+        want = PREFERRED.get((dashboard["uid"], name)) or PREFERRED.get(("", name))
+        if want is not None:
+            assert want in values, f"{dashboard['uid']}: ${name} lists {values}, not {want}"
+        one = want or values[0]
+        chosen[name] = var["allValue"] if everything else _regex_value([one])
     return chosen
 
 
@@ -438,8 +462,10 @@ def _check_dashboard(live: Live, dashboard: Json, everything: bool) -> list[str]
             elif not has_data:
                 problems.append(f"{where}: only NaN/Inf for {expr}")
             else:
-                problems += [f"{where}: {e}" for e in
-                             _legend_problems(target.get("legendFormat", ""), series)]
+                problems += [
+                    f"{where}: {e}"
+                    for e in _legend_problems(target.get("legendFormat", ""), series)
+                ]
     return problems
 
 
@@ -447,8 +473,11 @@ PATHS = dashboard_files()
 
 
 def test_the_pending_list_names_real_panels() -> None:
-    titles = {(load_dashboard(p)["uid"], panel["title"]) for p in PATHS
-              for panel in data_panels(load_dashboard(p))}
+    titles = {
+        (load_dashboard(p)["uid"], panel["title"])
+        for p in PATHS
+        for panel in data_panels(load_dashboard(p))
+    }
     stale = set(PENDING_FEATURE_PANELS) - titles
     assert not stale, f"PENDING_FEATURE_PANELS names panels that do not exist: {stale}"
 
@@ -492,8 +521,7 @@ def test_the_metrics_tell_what_the_realm_does(live: Live) -> None:
     op = f'realm="{OPERATOR_REALM}", region="{OPERATOR_REGIONS[0]}"'
     assert p.value(f'sum(realm_operator_scale_events_total{{{op}, direction="up"}})')
     assert p.value(f'sum(realm_operator_scale_events_total{{{op}, direction="down"}})')
-    assert p.value(f'sum(realm_operator_reconciles_total{{realm="{OPERATOR_REALM}", '
-                   'result="ok"})')
+    assert p.value(f'sum(realm_operator_reconciles_total{{realm="{OPERATOR_REALM}", result="ok"}})')
 
 
 @pytest.mark.timeout(180)
@@ -502,11 +530,16 @@ def test_alert_rules_evaluate_cleanly_on_real_series(live: Live) -> None:
     that fails at run time ("many-to-many matching not allowed")."""
     rules = live.prom.rules()
     assert rules, "Prometheus loaded no rules"
-    bad = [f"{r['name']}: {r['health']} {r.get('lastError', '')}" for r in rules
-           if r["health"] != "ok"]
+    bad = [
+        f"{r['name']}: {r['health']} {r.get('lastError', '')}" for r in rules if r["health"] != "ok"
+    ]
     assert not bad, "\n".join(bad)
     # A healthy realm with every server at its target must not be paging about it.
-    active = {r["name"] for r in rules for a in r.get("alerts", [])
-              if a["labels"].get("realm") == REALM}
-    assert not active & {"RealmRegionServerDown", "RealmRegionServerNotTicking",
-                         "RealmRegionServerGone"}, active
+    active = {
+        r["name"] for r in rules for a in r.get("alerts", []) if a["labels"].get("realm") == REALM
+    }
+    assert not active & {
+        "RealmRegionServerDown",
+        "RealmRegionServerNotTicking",
+        "RealmRegionServerGone",
+    }, active
