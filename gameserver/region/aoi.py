@@ -69,6 +69,7 @@ class Grid:
         qy: npt.NDArray[np.floating],
         radius: float | npt.NDArray[np.floating],
         max_per_query: int | None = None,
+        ordered: bool = True,
     ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp], npt.NDArray[np.float32]]:
         """For each query point i, the indexed entities within `radius` (a scalar, or one
         radius per query, each at most the cell size): returns (query index, slot, squared
@@ -99,6 +100,21 @@ class Grid:
         r2 = r * r if r.ndim == 0 else (r * r)[qi]
         near = d2 <= r2
         qi, idx, d2 = qi[near], idx[near], d2[near]
+        if not ordered:
+            # Pairs are grouped by query already; only queries over the cap need sorting.
+            if max_per_query is not None and len(qi):
+                counts = np.bincount(qi, minlength=n)
+                over = (counts > max_per_query)[qi]
+                if over.any():
+                    oi = np.flatnonzero(over)
+                    o = oi[np.lexsort((d2[oi], qi[oi]))]
+                    first = np.ones(len(o), dtype=bool)
+                    first[1:] = qi[o][1:] != qi[o][:-1]
+                    start = np.maximum.accumulate(np.where(first, np.arange(len(o)), 0))
+                    keep = ~over
+                    keep[o[(np.arange(len(o)) - start) < max_per_query]] = True
+                    qi, idx, d2 = qi[keep], idx[keep], d2[keep]
+            return qi, self._slots[idx], d2
         order = np.lexsort((d2, qi))
         qi, idx, d2 = qi[order], idx[order], d2[order]
         if max_per_query is not None and len(qi):

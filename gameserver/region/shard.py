@@ -68,7 +68,7 @@ class SnapshotConfig:
 
     budget_bytes: int = 200  # 4,000 B/s at 20 Hz
     max_view: int = 64
-    history: int = 16
+    history: int = 10  # 500 ms of acks at 20 Hz; an older ack gets a full snapshot
     every: int = 1
 
 

@@ -198,7 +198,9 @@ def build(
     pe_sorted = pe[order_pe]
 
     # 1. Who each client should see: nearest first, capped.
-    qi, es, d2 = shard.grid.pairs(w.x[slots], w.y[slots], shard.region.aoi_radius, cfg.max_view + 1)
+    qi, es, d2 = shard.grid.pairs(
+        w.x[slots], w.y[slots], shard.region.aoi_radius, cfg.max_view + 1, ordered=False
+    )
     notself = es != slots[qi]
     qi, es, d2 = qi[notself], es[notself], d2[notself]
     c_state = states[es]
