@@ -93,10 +93,11 @@ class GatewayClient:
         forever by default), calling `on_queue` with each position the gateway pushes."""
         d = await self._json("POST", "/v1/login", {"username": username, "password": password})
         if d.get("status") == "queued":
+            first = _queue_update(d)
             if on_queue is not None:
-                on_queue(_queue_update(d))
+                on_queue(first)
             d = await asyncio.wait_for(
-                self._await_admission(str(d["queue_path"]), on_queue), queue_timeout_s
+                self._await_admission(str(d["queue_path"]), on_queue, first), queue_timeout_s
             )
         return Login(
             account_id=int(d["account_id"]),
@@ -109,7 +110,19 @@ class GatewayClient:
             rcm_port=int(d["rcm"]["port"]),
         )
 
-    async def _await_admission(self, path: str, on_queue: QueueCallback | None) -> Any:
+    async def _await_admission(
+        self, path: str, on_queue: QueueCallback | None, last: QueueUpdate | None
+    ) -> Any:
+        if on_queue is not None:
+            told = on_queue
+
+            def changed(update: QueueUpdate) -> None:  # the socket repeats the POST's place
+                nonlocal last
+                if update != last:
+                    last = update
+                    told(update)
+
+            on_queue = changed
         timeout = aiohttp.ClientWSTimeout(ws_receive=None, ws_close=5.0)
         async with self._session.ws_connect(self.base_url + path, timeout=timeout) as ws:
             async for msg in ws:

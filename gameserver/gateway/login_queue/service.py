@@ -108,6 +108,10 @@ class Waiter:
         self.reason = ""
         self._event = asyncio.Event()
 
+    def seen(self) -> None:
+        """The client has been told the current state: only later changes wake `wait`."""
+        self._event.clear()
+
     async def wait(self) -> None:
         await self._event.wait()
         self._event.clear()

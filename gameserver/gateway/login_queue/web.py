@@ -86,6 +86,7 @@ def add_queue_routes(
                 if waiter.status is WaiterStatus.GONE:
                     await ws.send_json({"status": "gone", "message": waiter.reason})
                     break
+                waiter.seen()
                 await ws.send_json(
                     {
                         "status": "queued",
