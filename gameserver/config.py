@@ -72,6 +72,17 @@ class RealmSettings(BaseSettings):
     lease_ttl_s: float = Field(
         30.0, gt=1, description="Character lease lifetime; a dead server's characters are free after it."
     )
+    autoscale: bool = Field(
+        True, description="Let the local supervisor add and drain region shards by load."
+    )
+    target_utilisation: float = Field(0.75, gt=0, le=1, description="Fill a shard to this share.")
+    max_servers_per_region: int = Field(4, ge=1, description="Most shards the supervisor runs.")
+    scale_down_window_s: float = Field(
+        120.0, ge=0, description="Load must stay low this long before a shard is drained."
+    )
+    drain_timeout_s: float = Field(
+        300.0, gt=0, description="How long a draining shard may take to move its players."
+    )
     token_ttl_s: float = Field(
         60.0, gt=0, description="How long a login token may be used to connect."
     )

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import time
+import asyncio
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -27,6 +28,7 @@ from gameserver.wire.messages import (
     CreateCharacterResult,
     EnterWorld,
     EnterWorldResult,
+    Error,
     Inputs,
     Logout,
     LogoutResult,
@@ -57,6 +59,8 @@ T = TypeVar("T")
 
 
 def _expect(msg: Message, kind: type[T]) -> T:
+    if isinstance(msg, Error):
+        raise ClientError(msg.code or "error", msg.message)
     if not isinstance(msg, kind):
         raise ClientError("protocol", f"expected {kind.__name__}, got {type(msg).__name__}")
     return msg
@@ -125,10 +129,20 @@ class RealmClient:
             raise ClientError(*_split(reply.error))
         return reply.character
 
-    async def enter_world(self, character_id: int) -> EnterWorldResult:
-        reply = _expect(await self._conn().request(EnterWorld(character_id=character_id)), EnterWorldResult)
-        if not reply.ok:
-            raise ClientError(*_split(reply.error))
+    async def enter_world(self, character_id: int, *, wait_s: float = 15.0) -> EnterWorldResult:
+        """Enter the world with a character. While the realm has no room in the
+        character's region (`no_capacity`: a shard is starting), retry for `wait_s`."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait_s
+        while True:
+            msg = EnterWorld(character_id=character_id)
+            reply = _expect(await self._conn().request(msg), EnterWorldResult)
+            if reply.ok:
+                break
+            code, text = _split(reply.error)
+            if code != "no_capacity" or loop.time() >= deadline:
+                raise ClientError(code, text)
+            await asyncio.sleep(0.5)
         self.world = reply
         self.entity_id = reply.entity_id
         self.predictor = Predictor(reply.x, reply.y, reply.facing, reply.max_speed)

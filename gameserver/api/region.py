@@ -53,7 +53,9 @@ class Extracted:
 
 class RegionServerApi(Protocol):
     server_id: str
-    region_name: str
+
+    @property
+    def region_name(self) -> str: ...
 
     async def add_player(self, join: PlayerJoin) -> JoinResult: ...
 

@@ -22,6 +22,7 @@ from gameserver import metrics
 from gameserver.api.region import InputSink
 from gameserver.config import RealmSettings
 from gameserver.embedded.world import RegionWorld
+from gameserver.embedded.fleet import EmbeddedFleet
 from gameserver.gateway.accounts import AccountService
 from gameserver.gateway.http import RealmInfo, build_app
 from gameserver.gateway.login_queue import AdmissionRate, LoginQueue, QueueSettings, SeatKeeper
@@ -32,6 +33,8 @@ from gameserver.region.driver import run_ticks
 from gameserver.region.server import RegionServer
 from gameserver.rwam.actions import RealmActions
 from gameserver.rwam.service import RwamService
+from gameserver.scaling.policy import ScalingSpec
+from gameserver.scaling.supervisor import Supervisor
 from gameserver.storage.factory import open_storage
 from gameserver.storage.interfaces import HotState, RealmDatabase
 from gameserver.storage.models import ServerKind
@@ -61,6 +64,7 @@ class EmbeddedRealm:
     _server_stops: dict[str, asyncio.Event] = field(default_factory=dict)
     directory: LocalRegionDirectory = field(default_factory=LocalRegionDirectory)
     oem: OemService | None = None
+    supervisor: Supervisor | None = None
     _next_id_block: int = 1
     actions: RealmActions | None = None
     login_queue: LoginQueue | None = None
@@ -180,6 +184,11 @@ class EmbeddedRealm:
         self._tasks.append(
             asyncio.create_task(self.actions.run_timers(self._stop), name="rwam-timers")
         )
+        if s.autoscale:
+            self.supervisor = self._supervisor()
+            self._tasks.append(
+                asyncio.create_task(self.supervisor.run(self._stop), name="supervisor")
+            )
         self.addresses = Addresses(
             http=f"http://{public}:{http_port}",
             udp=f"{public}:{udp_port}",
@@ -187,6 +196,37 @@ class EmbeddedRealm:
         )
         metrics.REALM_CAPACITY.labels(s.name).set(realm_info().capacity)
         return self.addresses
+
+    def _supervisor(self) -> Supervisor:
+        s = self.settings
+        hot = self.hot
+        assert hot is not None
+        specs = {
+            r.name: ScalingSpec(
+                players_per_server=s.players_per_server,
+                target_utilisation=s.target_utilisation,
+                min_servers=1,
+                max_servers=s.max_servers_per_region,
+                scale_down_window_s=s.scale_down_window_s,
+                drain_timeout_s=s.drain_timeout_s,
+            )
+            for r in self.world.regions
+            if r.kind is ServerKind.WORLD
+        }
+
+        async def queued() -> int:
+            return self.login_queue.length if self.login_queue is not None else 0
+
+        oem = self.oem
+        assert oem is not None
+        return Supervisor(
+            EmbeddedFleet(self),
+            specs,
+            realm=s.name,
+            max_players=s.max_players,
+            queue_length=queued,
+            unplaced=oem.unplaced,
+        )
 
     def add_region_server(self, region: RegionDef, index: int | None = None) -> RegionServer:
         """Create a region server shard in this process and make it placeable. Its tick

@@ -123,6 +123,9 @@ class OemService:
         self.realm = realm
         self.lease_ttl_ms = lease_ttl_ms
         self._moving: set[int] = set()  # characters with a handoff in progress
+        # Characters refused for want of room, by region: demand the scalers must see
+        # (they are on no server yet), forgotten once placed or after a minute.
+        self._unplaced: dict[str, dict[int, float]] = {}
 
     @staticmethod
     def lease_key(character_id: int) -> str:
@@ -157,10 +160,12 @@ class OemService:
                 state = checkpoint[0]
             server = self.directory.pick(state.region)
             if server is None:
+                self._unplaced.setdefault(state.region, {})[character_id] = time.monotonic()
                 raise OemError(
                     "no_capacity", f"no region server for {state.region} has room; try again soon"
                 )
             join = await server.add_player(PlayerJoin(character, state, lease, conn_id, rcm))
+            self._unplaced.get(state.region, {}).pop(character_id, None)
             await self.hot.set_route(
                 Route(
                     account_id=account_id,
@@ -175,6 +180,14 @@ class OemService:
             await self.hot.release(lease)
             raise
         return self._placement(server, join, state.region)
+
+    def unplaced(self, region: str, within_s: float = 60.0) -> int:
+        """Characters recently refused entry to `region` for want of room."""
+        now = time.monotonic()
+        waiting = self._unplaced.get(region, {})
+        for cid in [c for c, t in waiting.items() if now - t > within_s]:
+            del waiting[cid]
+        return len(waiting)
 
     @staticmethod
     def _placement(server: PlaceableServer, join: JoinResult, region: str) -> Placement:

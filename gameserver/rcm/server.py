@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 from gameserver import metrics
+from gameserver.api.errors import RemoteError, ServiceUnavailable
 from gameserver.api.oem import OemApi, OemError, Placement
 from gameserver.api.region import InputSink
 from gameserver.api.rwam import RwamApi
@@ -28,6 +29,7 @@ from gameserver.rcm.ratelimit import TokenBucket
 from gameserver.region.commands import GAME_COMMANDS
 from gameserver.rwam.api import ActionsApi
 from gameserver.rwam.characters import CharacterRuleError
+from gameserver.storage.interfaces import StorageError
 from gameserver.storage.models import Character
 from gameserver.wire import datagram
 from gameserver.wire.connection import Connection, accept_hello
@@ -44,6 +46,7 @@ from gameserver.wire.messages import (
     EnterWorld,
     EnterWorldResult,
     Envelope,
+    Error,
     Hello,
     Inputs,
     Logout,
@@ -221,13 +224,13 @@ class RcmServer(asyncio.DatagramProtocol):
                 s, Welcome(account_id=s.account_id, conn_id=s.conn_id, server_time_ms=now_ms()), env
             )
         elif isinstance(msg, CharacterListRequest):
-            self._spawn(s, self._list_characters(s, env))
+            self._request(s, env, self._list_characters(s, env))
         elif isinstance(msg, CreateCharacter):
-            self._spawn(s, self._create_character(s, env, msg))
+            self._request(s, env, self._create_character(s, env, msg))
         elif isinstance(msg, EnterWorld):
-            self._spawn(s, self._enter_world(s, env, msg))
+            self._request(s, env, self._enter_world(s, env, msg))
         elif isinstance(msg, Logout):
-            self._spawn(s, self._logout(s, env))
+            self._request(s, env, self._logout(s, env))
         elif isinstance(msg, Disconnect):
             self._spawn(s, self._close(s, "client disconnected"))
         elif isinstance(msg, RwamRequest):
@@ -242,6 +245,19 @@ class RcmServer(asyncio.DatagramProtocol):
         server = s.server
         if server is not None and s.character_id is not None:
             server.submit_command(s.character_id, msg)
+
+    def _request(self, s: Session, env: Envelope, coro: Coroutine[Any, Any, None]) -> None:
+        """Run a request; if a service it needs did not answer (a peer down, a storage
+        outage), the client gets an `Error` reply at once instead of a silent timeout."""
+
+        async def guarded() -> None:
+            try:
+                await coro
+            except (ServiceUnavailable, RemoteError, StorageError) as e:
+                log.warning("request %s failed: %s", type(env.msg).__name__, e)
+                self._reply(s, Error(code="unavailable", message=f"try again soon ({e})"), env)
+
+        self._spawn(s, guarded())
 
     def _spawn(self, s: Session, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(coro)

@@ -177,7 +177,7 @@ class RegionServer:
             queue_inputs(link, np.frombuffer(raw, dtype=INPUT_FRAME_DTYPE).copy())
         self.shard.players[eid] = link
         self._live[cid] = _Live(link, join.character, st, join.lease, join.rcm)
-        metrics.PLAYERS.labels(*self._labels).set(self.players)
+        self._count_players()
         return JoinResult(eid, x, y, st.facing)
 
     async def extract_player(self, character_id: int, reason: str) -> Extracted | None:
@@ -198,7 +198,7 @@ class RegionServer:
         del self._live[character_id]
         self.shard.players.pop(link.eid, None)
         self.shard.world.despawn(link.eid)
-        metrics.PLAYERS.labels(*self._labels).set(self.players)
+        self._count_players()
         saved = await self._save(live, state, reason)
         state = state.model_copy(update={"gold": live.base.gold, "items": live.base.items})
         join = PlayerJoin(live.character, state, live.lease, link.conn_id, live.rcm, cont)
@@ -267,7 +267,7 @@ class RegionServer:
         del self._live[character_id]
         self.shard.players.pop(live.link.eid, None)
         self.shard.world.despawn(live.link.eid)
-        metrics.PLAYERS.labels(*self._labels).set(self.players)
+        self._count_players()
         saved = await self._save(live, state, reason)
         try:
             await self.hot.release(live.lease)
@@ -387,7 +387,7 @@ class RegionServer:
             return
         self.shard.players.pop(live.link.eid, None)
         self.shard.world.despawn(live.link.eid)
-        metrics.PLAYERS.labels(*self._labels).set(self.players)
+        self._count_players()
         self.outbox.kick(live.link.conn_id, reason)
 
     async def renew_leases(self) -> None:
@@ -458,6 +458,12 @@ class RegionServer:
                 )
                 link.loot.clear()
                 live.base = live.base.model_copy(update={"items": live.base.items + new})
+
+    def _count_players(self) -> None:
+        metrics.PLAYERS.labels(*self._labels).set(self.players)
+        if self.state is ServerState.DRAINING and not self._live:
+            self.all_saved = True
+            self.drained.set()
 
     # --- moving players to other servers ---------------------------------------------------
     def connect(self, oem: OemApi, world_map: WorldMap) -> None:

@@ -29,7 +29,7 @@ BORDER_MAP = WorldMap(
 
 @pytest.fixture
 async def border_realm(tmp_path: Path) -> AsyncIterator[EmbeddedRealm]:
-    r = EmbeddedRealm(realm_settings(tmp_path), world=BORDER_MAP)
+    r = EmbeddedRealm(realm_settings(tmp_path, autoscale=False), world=BORDER_MAP)
     await r.start()
     try:
         yield r
