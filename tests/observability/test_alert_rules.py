@@ -13,8 +13,11 @@ import subprocess
 from pathlib import Path
 
 import yaml
+from helm_python import lint
 
 from .contract import (
+    CHART,
+    RULE_VALUES,
     Json,
     alert_rules,
     render_chart,
@@ -39,6 +42,12 @@ REQUIRED_ALERTS = {
 
 def test_prometheus_rule_is_off_by_default() -> None:
     assert not [d for d in render_chart({}) if d["kind"] == "PrometheusRule"]
+
+
+def test_chart_lints_clean_with_rules_and_dashboards() -> None:
+    result = lint(str(CHART), RULE_VALUES, strict=True)
+    assert not result["errors"], result
+    assert all(m["severity"] <= 1 for m in result["messages"]), result["messages"]
 
 
 def test_prometheus_rule_follows_values() -> None:
