@@ -1,6 +1,7 @@
 # One image for every role (gateway, rcm, oem, rwam, region) and the operator.
 #   docker build -t ghcr.io/openrealm/openrealm:0.1.0 .
 #   docker run --rm ghcr.io/openrealm/openrealm:0.1.0 serve gateway
+#   (the chart runs `realm operator` from the same image: args ["operator"])
 # Stage 1 builds a wheel; stage 2 installs only the wheel into a slim runtime.
 FROM python:3.11-slim AS builder
 WORKDIR /src

@@ -8,6 +8,7 @@ also where the contract with `realm serve <role>` is written down: the arguments
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 from dataclasses import dataclass
@@ -28,9 +29,12 @@ ROLES = ("gateway", "rcm", "oem", "rwam")
 
 METRICS_PORT = 9100  # Prometheus /metrics and /healthz, on every role
 HTTP_PORT = 8080  # gateway: accounts, login, queue, patch files
-GAME_PORT = 7777  # rcm and region: UDP game traffic
-GRPC_PORT = 50051  # oem, rwam, region: internal gRPC
-HEALTH_PATH = "/healthz"
+GAME_PORT = 7777  # rcm: clients' UDP game traffic
+GRPC_PORT = 50051  # rcm, oem, rwam, region: internal gRPC
+HEALTH_PATH = "/healthz"  # 200 only while the role can take work (region: Ready)
+LIVE_PATH = "/metrics"  # 200 while the process serves (a draining region server too)
+TOKEN_SECRET_KEY = "key"
+ID_BLOCKS = range(1, 4096)  # REALM_ID_BLOCK: entity ids (block << 20), see region/server.py
 
 LABEL_PREFIX = "mmo.openrealm.dev"
 LABEL_REALM = f"{LABEL_PREFIX}/realm"
@@ -39,6 +43,8 @@ LABEL_ROLE = f"{LABEL_PREFIX}/role"
 LABEL_SERVER = f"{LABEL_PREFIX}/server"
 ANNOTATION_HASH = f"{LABEL_PREFIX}/spec-hash"
 ANNOTATION_ORDINAL = f"{LABEL_PREFIX}/ordinal"
+ANNOTATION_ID_BLOCK = f"{LABEL_PREFIX}/id-block"
+LABEL_MAP_REGION = f"{LABEL_PREFIX}/map-region"
 MANAGED_BY = "realm-operator"
 
 
@@ -101,61 +107,119 @@ def _env(name: str, value: object) -> Manifest:
     return {"name": name, "value": str(value)}
 
 
-def common_env(realm: str, spec: RealmSpec) -> list[Manifest]:
-    """What every role gets: who it is, where the shared state lives, where peers are."""
-    env = [
+POD_IP_ENV: Manifest = {
+    "name": "REALM_POD_IP",
+    "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}},
+}
+
+
+def token_secret_name(realm: str) -> str:
+    return f"{realm}-token-key"
+
+
+def token_key_ref(realm: str, spec: RealmSpec) -> SecretKeyRef:
+    """The Secret key holding the realm's token key: the one the spec names, else the one
+    the operator creates for the realm (`build_token_secret`)."""
+    if spec.token_key is not None:
+        return spec.token_key
+    return SecretKeyRef(name=token_secret_name(realm), key=TOKEN_SECRET_KEY)
+
+
+def rcm_public_address(owner: Owner, spec: RealmSpec) -> str:
+    """What the gateway tells clients to send UDP to: `spec.rcm.publicAddress`, else the
+    RCM Service's cluster DNS name (reachable from inside the cluster only)."""
+    if spec.rcm.public_address:
+        return spec.rcm.public_address
+    return f"{child_name(owner.name, 'rcm')}.{owner.namespace}.svc:{GAME_PORT}"
+
+
+def common_env(realm: str) -> list[Manifest]:
+    """What every role gets: who it is, where it binds, where /healthz and /metrics are."""
+    return [
         _env("REALM_NAME", realm),
-        _secret_env("REALM_POSTGRES_URL", spec.database),
-        _secret_env("REALM_REDIS_URL", spec.redis),
         _env("REALM_HOST", "0.0.0.0"),
         _env("REALM_METRICS_PORT", METRICS_PORT),
-        _env("REALM_MAX_PLAYERS", spec.max_players),
-        _env("REALM_AUTH_MODE", spec.auth_mode.value),
         _env("REALM_DATA_DIR", "/tmp/realm-data"),
-        _env("REALM_OEM_ADDRESS", f"{child_name(realm, 'oem')}:{GRPC_PORT}"),
-        _env("REALM_RWAM_ADDRESS", f"{child_name(realm, 'rwam')}:{GRPC_PORT}"),
-        _env("REALM_GATEWAY_ADDRESS", f"{child_name(realm, 'gateway')}:{HTTP_PORT}"),
-        {"name": "REALM_POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
     ]
-    if spec.token_key is not None:
-        env.append(_secret_env("REALM_TOKEN_KEY", spec.token_key))
-    return env
+
+
+def _oem(realm: str) -> Manifest:
+    return _env("REALM_OEM_ADDRESS", f"{child_name(realm, 'oem')}:{GRPC_PORT}")
+
+
+def _rwam(realm: str) -> Manifest:
+    return _env("REALM_RWAM_ADDRESS", f"{child_name(realm, 'rwam')}:{GRPC_PORT}")
+
+
+def role_env(owner: Owner, spec: RealmSpec, role: str) -> list[Manifest]:
+    """Exactly the settings `realm serve <role>` reads (gameserver/roles/<role>.py); each
+    role gets only the secrets it uses."""
+    realm = owner.name
+    db = _secret_env("REALM_POSTGRES_URL", spec.database)
+    redis = _secret_env("REALM_REDIS_URL", spec.redis)
+    token = _secret_env("REALM_TOKEN_KEY", token_key_ref(realm, spec))
+    grpc = _env("REALM_GRPC_PORT", GRPC_PORT)
+    q = spec.login_queue
+    if role == "gateway":
+        return [
+            db,
+            redis,
+            token,
+            _env("REALM_HTTP_PORT", HTTP_PORT),
+            _env("REALM_RCM_ADDRESS", rcm_public_address(owner, spec)),
+            _env("REALM_MAX_PLAYERS", spec.max_players),
+            _env("REALM_LOGIN_RATE_PER_S", f"{q.admissions_per_second:g}"),
+            _env("REALM_LOGIN_BURST", q.burst),
+            _env("REALM_LOGIN_GRACE_S", f"{q.reconnect_grace_seconds:g}"),
+        ]
+    if role == "rcm":
+        # The RCM's id is <pod IP>:<gRPC port>: the OEM calls it back there.
+        return [
+            redis,
+            token,
+            _env("REALM_UDP_PORT", GAME_PORT),
+            grpc,
+            POD_IP_ENV,
+            _oem(realm),
+            _rwam(realm),
+            _env("REALM_TICK_RATE", spec.tick_rate),
+            _env("REALM_LOGIN_GRACE_S", f"{q.reconnect_grace_seconds:g}"),
+        ]
+    if role == "oem":
+        return [redis, grpc, _rwam(realm)]
+    if role == "rwam":
+        return [db, grpc]
+    raise ValueError(f"no such realm role: {role}")
 
 
 def _role_ports(role: str) -> list[Manifest]:
     ports = [{"name": "metrics", "containerPort": METRICS_PORT, "protocol": "TCP"}]
     if role == "gateway":
         ports.append({"name": "http", "containerPort": HTTP_PORT, "protocol": "TCP"})
-    if role in ("rcm", "region"):
+    if role == "rcm":
         ports.append({"name": "game", "containerPort": GAME_PORT, "protocol": "UDP"})
-    if role in ("oem", "rwam", "region"):
+    if role in ("rcm", "oem", "rwam", "region"):
         ports.append({"name": "grpc", "containerPort": GRPC_PORT, "protocol": "TCP"})
     return ports
 
 
-def _role_env(role: str, spec: RealmSpec) -> list[Manifest]:
-    if role == "gateway":
-        q = spec.login_queue
-        return [
-            _env("REALM_HTTP_PORT", HTTP_PORT),
-            _env("REALM_LOGIN_QUEUE_ENABLED", str(q.enabled).lower()),
-            _env("REALM_LOGIN_ADMISSIONS_PER_SECOND", q.admissions_per_second),
-            _env("REALM_RECONNECT_GRACE_S", q.reconnect_grace_seconds),
-        ]
-    if role == "rcm":
-        return [_env("REALM_UDP_PORT", GAME_PORT)]
-    return [_env("REALM_GRPC_PORT", GRPC_PORT)]
+#: What each role's Service exposes: clients' ports (gateway HTTP, RCM UDP) and the gRPC of
+#: the roles peers call by Service name. The RCM's gRPC is called on its pod IP (its id)
+#: and /metrics is scraped per pod, so neither is on a Service (nor on a LoadBalancer).
+SERVICE_PORTS = {"gateway": ("http",), "rcm": ("game",), "oem": ("grpc",), "rwam": ("grpc",)}
 
 
-def _probe(initial_delay: int, period: int, failures: int) -> Manifest:
+def _probe(path: str, initial_delay: int, period: int, failures: int) -> Manifest:
     return {
-        "httpGet": {"path": HEALTH_PATH, "port": "metrics"},
+        "httpGet": {"path": path, "port": "metrics"},
         "initialDelaySeconds": initial_delay,
         "periodSeconds": period,
         "failureThreshold": failures,
         "timeoutSeconds": 2,
     }
 
+
+SCRAPE_ANNOTATIONS = {"prometheus.io/scrape": "true", "prometheus.io/port": str(METRICS_PORT)}
 
 CONTAINER_SECURITY: Manifest = {
     "allowPrivilegeEscalation": False,
@@ -185,8 +249,11 @@ def _container(
         "args": ["serve", role],
         "env": env,
         "ports": _role_ports(role),
-        "readinessProbe": _probe(2, 5, 3),
-        "livenessProbe": _probe(10, 10, 6),
+        # Ready: /healthz (503 while starting, stopping, or a region server not Ready).
+        # Alive: /metrics, which answers while the event loop runs, so a region server
+        # draining for minutes (not Ready, on purpose) is not killed by its probe.
+        "readinessProbe": _probe(HEALTH_PATH, 2, 5, 3),
+        "livenessProbe": _probe(LIVE_PATH, 10, 10, 6),
         "securityContext": CONTAINER_SECURITY,
         "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
     }
@@ -211,18 +278,21 @@ def build_deployment(owner: Owner, spec: RealmSpec, role: str) -> Manifest:
     labels = realm_labels(owner.name, role)
     selector = {LABEL_REALM: owner.name, LABEL_ROLE: role}
     resources = component.resources.dump() if component.resources else None
-    env = common_env(owner.name, spec) + _role_env(role, spec)
+    env = common_env(owner.name) + role_env(owner, spec, role)
+    pod_spec: Manifest = {
+        "securityContext": POD_SECURITY,
+        "containers": [_container(role, spec, env, resources)],
+        "volumes": [{"name": "tmp", "emptyDir": {}}],
+        "enableServiceLinks": False,
+    }
+    if role == "rcm":
+        pod_spec["terminationGracePeriodSeconds"] = 60  # every client told, characters saved
     body: Manifest = {
         "replicas": component.replicas,
         "selector": {"matchLabels": selector},
         "template": {
-            "metadata": {"labels": labels},
-            "spec": {
-                "securityContext": POD_SECURITY,
-                "containers": [_container(role, spec, env, resources)],
-                "volumes": [{"name": "tmp", "emptyDir": {}}],
-                "enableServiceLinks": False,
-            },
+            "metadata": {"labels": labels, "annotations": SCRAPE_ANNOTATIONS},
+            "spec": pod_spec,
         },
     }
     return {
@@ -234,7 +304,8 @@ def build_deployment(owner: Owner, spec: RealmSpec, role: str) -> Manifest:
 
 
 def build_service(owner: Owner, spec: RealmSpec, role: str) -> Manifest:
-    """The Service of one realm role; the RCM's game port is UDP."""
+    """The Service of one realm role (`SERVICE_PORTS`); the RCM's game port is UDP, with
+    client-IP affinity so one client's datagrams keep reaching the same RCM."""
     component: ComponentSpec = getattr(spec, role)
     labels = realm_labels(owner.name, role)
     ports = [
@@ -245,17 +316,37 @@ def build_service(owner: Owner, spec: RealmSpec, role: str) -> Manifest:
             "protocol": p["protocol"],
         }
         for p in _role_ports(role)
+        if p["name"] in SERVICE_PORTS[role]
     ]
     body: Manifest = {
         "type": component.service_type.value,
         "selector": {LABEL_REALM: owner.name, LABEL_ROLE: role},
         "ports": ports,
     }
+    if role == "rcm":
+        body["sessionAffinity"] = "ClientIP"
     return {
         "apiVersion": "v1",
         "kind": "Service",
         "metadata": _metadata(child_name(owner.name, role), owner, labels, spec_hash(body)),
         "spec": body,
+    }
+
+
+def build_token_secret(owner: Owner, key_hex: str) -> Manifest:
+    """The realm's token-key Secret, for a Realm that names none. `key_hex` is random and
+    chosen once: the operator only ever creates this Secret, never rewrites it."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "type": "Opaque",
+        "metadata": {
+            "name": token_secret_name(owner.name),
+            "namespace": owner.namespace,
+            "labels": realm_labels(owner.name, "token-key"),
+            "ownerReferences": [owner.reference()],
+        },
+        "data": {TOKEN_SECRET_KEY: base64.b64encode(key_hex.encode()).decode()},
     }
 
 
@@ -268,30 +359,44 @@ def build_realm_children(owner: Owner, spec: RealmSpec) -> list[Manifest]:
 
 
 def build_server_pod(
-    owner: Owner, realm: str, realm_spec: RealmSpec, spec: RegionSpec, ordinal: int
+    owner: Owner,
+    realm: str,
+    realm_spec: RealmSpec,
+    spec: RegionSpec,
+    ordinal: int,
+    id_block: int,
 ) -> Manifest:
     """One region server: a bare Pod, so the operator (not a ReplicaSet) decides which
     server goes. `restartPolicy: Never`: a crashed server is retired with its id and
-    replaced by a fresh pod, its players recovered from their checkpoints."""
+    replaced by a fresh pod, its players recovered from their checkpoints.
+
+    `id_block` (REALM_ID_BLOCK) must differ from every other live server's of the realm:
+    the caller allocates it (`regions.IdBlocks`)."""
+    if id_block not in ID_BLOCKS:
+        raise ValueError(f"id block {id_block} outside {ID_BLOCKS}")
     name = server_pod_name(owner.name, ordinal)
     tpl = spec.pod_template
-    labels = {**(tpl.labels or {}), **region_labels(realm, owner.name), LABEL_SERVER: name}
+    map_region = spec.map_region
+    labels = {
+        **(tpl.labels or {}),
+        **region_labels(realm, owner.name),
+        LABEL_SERVER: name,
+        LABEL_MAP_REGION: map_region.name,
+    }
     tick_rate = spec.tick_rate or realm_spec.tick_rate
     env = [
-        *common_env(realm, realm_spec),
-        _env("REALM_REGION", owner.name),
+        *common_env(realm),
+        _secret_env("REALM_POSTGRES_URL", realm_spec.database),
+        _secret_env("REALM_REDIS_URL", realm_spec.redis),
+        _oem(realm),
+        _env("REALM_GRPC_PORT", GRPC_PORT),
+        POD_IP_ENV,  # the gRPC address it heartbeats: <pod IP>:<gRPC port>
+        _env("REALM_REGION", map_region.name),
         _env("REALM_SERVER_ID", name),
-        _env("REALM_MAP", spec.map),
-        _env("REALM_REGION_KIND", spec.kind.value),
+        _env("REALM_ID_BLOCK", id_block),
         _env("REALM_TICK_RATE", tick_rate),
         _env("REALM_PLAYERS_PER_SERVER", spec.players_per_server),
-        _env("REALM_UDP_PORT", GAME_PORT),
-        _env("REALM_GRPC_PORT", GRPC_PORT),
-        {"name": "REALM_PUBLIC_HOST", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
     ]
-    if spec.bounds is not None:
-        b = spec.bounds
-        env.append(_env("REALM_BOUNDS", f"{b.min_x:g},{b.min_y:g},{b.max_x:g},{b.max_y:g}"))
     env += [_env(e.name, e.value) for e in tpl.env or []]
     resources = tpl.resources.dump() if tpl.resources else None
     pod_spec: Manifest = {
@@ -315,8 +420,8 @@ def build_server_pod(
         **(tpl.annotations or {}),
         **meta["annotations"],
         ANNOTATION_ORDINAL: str(ordinal),
-        "prometheus.io/scrape": "true",
-        "prometheus.io/port": str(METRICS_PORT),
+        ANNOTATION_ID_BLOCK: str(id_block),
+        **SCRAPE_ANNOTATIONS,
     }
     if spec.kind is RegionKind.INSTANCE:
         labels[f"{LABEL_PREFIX}/kind"] = "instance"

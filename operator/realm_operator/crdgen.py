@@ -173,13 +173,14 @@ def generate() -> dict[str, dict[str, Any]]:
         RegionStatus,
         [
             _col("Realm", ".spec.realmRef"),
+            _col("Map", ".status.mapRegion"),
             _col("Phase", ".status.phase"),
             _col("Players", ".status.players", "integer"),
             _col("Queue", ".status.queueDemand", "integer"),
             _col("Servers", ".status.readyServers", "integer"),
             _col("Desired", ".status.desiredServers", "integer"),
             _col("Tick p99", ".status.tickP99Ms"),
-            _col("Kind", ".spec.kind", priority=1),
+            _col("Kind", ".status.kind", priority=1),
             age,
         ],
     )

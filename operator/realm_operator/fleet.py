@@ -91,7 +91,10 @@ class Fleet:
         return max([remembered, *(ordinal_of(p) + 1 for p in pods)])
 
 
-def split(pods: Iterable[Manifest], beats: Iterable[ServerHeartbeat], region: str) -> Fleet:
+def split(pods: Iterable[Manifest], beats: Iterable[ServerHeartbeat]) -> Fleet:
+    """Join pods and heartbeats by server id, which is the pod's name: unique to the Region
+    that made it (the heartbeat's `region` is the map region, which several Regions may
+    share)."""
     live, dead, terminating = [], [], []
     for pod in sorted(pods, key=ordinal_of):
         if is_terminating(pod):
@@ -101,5 +104,5 @@ def split(pods: Iterable[Manifest], beats: Iterable[ServerHeartbeat], region: st
         else:
             live.append(pod)
     names = {p["metadata"]["name"] for p in live}
-    by_id = {b.server_id: b for b in beats if b.region == region and b.server_id in names}
+    by_id = {b.server_id: b for b in beats if b.server_id in names}
     return Fleet(tuple(live), tuple(dead), tuple(terminating), by_id)

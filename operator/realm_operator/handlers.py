@@ -47,6 +47,7 @@ class OperatorContext:
     signals: SignalsProvider
     interval: float = 10.0
     clock: Callable[[], float] = field(default=time.time)
+    id_blocks: regions.IdBlocks = field(default_factory=regions.IdBlocks)
 
 
 def _owner(kind: str, body: kopf.Body) -> Owner:
@@ -82,9 +83,11 @@ def register(registry: kopf.OperatorRegistry, ctx: OperatorContext) -> None:
 
     @kopf.index(*regions_res, id="region_index", registry=registry)
     def region_index(namespace: str | None, name: str, spec: kopf.Spec, **_: Any) -> dict[Any, Any]:
-        return {
-            (namespace, spec.get("realmRef")): {"name": name, "kind": spec.get("kind", "world")}
-        }
+        try:
+            kind = parse_region_spec(spec, name).kind.value
+        except InvalidSpec:
+            kind = "invalid"
+        return {(namespace, spec.get("realmRef")): {"name": name, "kind": kind}}
 
     # -- Realm ----------------------------------------------------------------------
     @kopf.on.create(*realms_res, registry=registry)
@@ -169,7 +172,7 @@ def register(registry: kopf.OperatorRegistry, ctx: OperatorContext) -> None:
         body: kopf.Body, spec: kopf.Spec, status: kopf.Status, patch: kopf.Patch, **_: Any
     ) -> None:
         try:
-            parse_region_spec(spec)
+            parse_region_spec(spec, body["metadata"]["name"])
         except InvalidSpec as exc:
             metrics.OPERATOR_RECONCILES.labels(spec.get("realmRef", ""), "Region", "invalid").inc()
             _update(patch, status, regions.invalid_status(status, str(exc), ctx.clock()))
@@ -188,7 +191,7 @@ def register(registry: kopf.OperatorRegistry, ctx: OperatorContext) -> None:
         now = ctx.clock()
         namespace = body["metadata"]["namespace"]
         try:
-            parsed = parse_region_spec(spec)
+            parsed = parse_region_spec(spec, body["metadata"]["name"])
         except InvalidSpec as exc:
             _update(patch, status, regions.invalid_status(status, str(exc), now))
             return
@@ -206,7 +209,7 @@ def register(registry: kopf.OperatorRegistry, ctx: OperatorContext) -> None:
         assert entry is not None
         realm_status: Mapping[str, Any] = entry.get("status") or {}
         siblings: list[Any] = list(region_index.get((namespace, parsed.realm_ref)) or [])
-        worlds = sum(1 for s in siblings if s.get("kind", "world") == RegionKind.WORLD.value)
+        worlds = sum(1 for s in siblings if s.get("kind") == RegionKind.WORLD.value)
         realm = regions.RealmContext(
             name=parsed.realm_ref,
             spec=realm_spec,
@@ -220,7 +223,9 @@ def register(registry: kopf.OperatorRegistry, ctx: OperatorContext) -> None:
         # count the first failure instead of waiting for a second one.
         metrics.OPERATOR_RECONCILES.labels(parsed.realm_ref, "Region", "error")
         try:
-            result = await regions.tick(ctx.api, signals, owner, parsed, realm, status, now)
+            result = await regions.tick(
+                ctx.api, signals, owner, parsed, realm, status, now, ctx.id_blocks
+            )
         except Exception:
             metrics.OPERATOR_RECONCILES.labels(parsed.realm_ref, "Region", "error").inc()
             raise

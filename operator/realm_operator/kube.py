@@ -38,6 +38,7 @@ class KubeApi:
         self.api_client = api_client
         self.core = k8s.CoreV1Api(api_client)
         self.apps = k8s.AppsV1Api(api_client)
+        self._secrets_seen: set[tuple[str, str, str]] = set()
 
     # -- pods -----------------------------------------------------------------------
     async def list_pods(self, namespace: str, labels: Mapping[str, str]) -> list[Manifest]:
@@ -98,6 +99,19 @@ class KubeApi:
         )
 
     # -- secrets --------------------------------------------------------------------
+    async def create_secret_once(self, body: Manifest) -> bool:
+        """Create a Secret unless it exists; never read or rewrite one (so RBAC needs only
+        `create`). True when this call created it. Once seen (created here, or 409), this
+        process does not ask again, so a realm's timer does not POST every tick."""
+        meta = body["metadata"]
+        owners = ",".join(r.get("uid", "") for r in meta.get("ownerReferences") or [])
+        seen = (meta["namespace"], meta["name"], owners)
+        if seen in self._secrets_seen:
+            return False
+        created = await self._create(self.core.create_namespaced_secret, seen[0], body)
+        self._secrets_seen.add(seen)
+        return created
+
     async def read_secret_key(self, namespace: str, name: str, key: str) -> str | None:
         import base64
 

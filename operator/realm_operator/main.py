@@ -31,7 +31,9 @@ class OperatorSettings(BaseSettings):
     metrics_port: int = Field(9100, ge=0, le=65535, description="0 disables /metrics.")
     health_port: int = Field(8080, ge=1, le=65535, description="kopf liveness endpoint port.")
     redis_url: str = Field("", description="One Redis for every realm; empty: each realm's secret.")
-    redis_prefix: str | None = Field(None, description="Key prefix of the realm's hot state.")
+    redis_prefix: str | None = Field(
+        None, description="Hot-state key prefix ({realm}: the realm); default openrealm:{realm}:."
+    )
     log_level: str = Field("INFO")
 
 

@@ -1,5 +1,6 @@
-"""Realm reconciliation: make the realm's Deployments and Services exist as built, and write
-the realm's status from its servers' heartbeats and its login queue.
+"""Realm reconciliation: make the realm's Deployments and Services (and, when the Realm names
+no token key, its token-key Secret) exist as built, and write the realm's status from its
+servers' heartbeats and its login queue.
 
 Create-if-missing and patch-on-drift (by a spec hash on the child), so running it again, or
 after an operator restart, changes nothing. A child of the right name that this Realm does
@@ -9,12 +10,19 @@ not own is left alone and reported: the operator never takes over what it did no
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from gameserver.storage.models import ServerHeartbeat, ServerState
-from realm_operator.builders import ANNOTATION_HASH, MANAGED_BY, Owner, build_realm_children
+from realm_operator.builders import (
+    ANNOTATION_HASH,
+    MANAGED_BY,
+    Owner,
+    build_realm_children,
+    build_token_secret,
+)
 from realm_operator.kube import KubeApi
 from realm_operator.resources import RealmPhase, RealmSpec
 
@@ -52,6 +60,12 @@ def _deployment_ready(obj: Manifest) -> bool:
 async def ensure_children(api: KubeApi, owner: Owner, spec: RealmSpec) -> ChildrenReport:
     created, patched, foreign = [], [], []
     ready = True
+    if spec.token_key is None:
+        # Gateway and RCM refuse to start without the key they share. A random one, made
+        # once: an existing Secret is never replaced (its key seals live tokens).
+        secret = build_token_secret(owner, secrets.token_bytes(32).hex())
+        if await api.create_secret_once(secret):
+            created.append(f"Secret/{secret['metadata']['name']}")
     for body in build_realm_children(owner, spec):
         kind, name = body["kind"], body["metadata"]["name"]
         current = await api.get(kind, owner.namespace, name)

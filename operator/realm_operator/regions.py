@@ -11,8 +11,9 @@ deleted so the policy sees a server missing and starts a new one.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,7 +27,15 @@ from gameserver.scaling import (
     decide,
 )
 from gameserver.storage.models import ServerState
-from realm_operator.builders import Owner, build_server_pod, region_labels
+from realm_operator.builders import (
+    ANNOTATION_ID_BLOCK,
+    ID_BLOCKS,
+    LABEL_REALM,
+    LABEL_ROLE,
+    Owner,
+    build_server_pod,
+    region_labels,
+)
 from realm_operator.fleet import Fleet, owned, region_selector, split
 from realm_operator.kube import KubeApi
 from realm_operator.resources import RealmSpec, RegionKind, RegionPhase, RegionSpec
@@ -80,6 +89,43 @@ class TickResult:
     replaced: list[str] = field(default_factory=list)
 
 
+class IdBlocks:
+    """Entity id blocks (`REALM_ID_BLOCK`) for new region server pods.
+
+    A region server hands out entity ids `block << 20` upward, and clients near a border
+    or in a handoff see ids of two servers at once, so no two servers of a realm that run
+    at the same time may share a block. The operator picks, for each new pod, the lowest
+    block in 1..4095 held by no pod of the realm in the namespace (every Region's, live,
+    terminating or ended: a block is free again only once its pod object is gone, i.e.
+    its process has exited), and records it in the pod's `mmo.openrealm.dev/id-block`
+    annotation. Regions of one realm tick concurrently, so the list-pick-create steps
+    run under one lock per realm (one operator replica runs at a time)."""
+
+    def __init__(self) -> None:
+        self._locks: dict[tuple[str, str], asyncio.Lock] = {}
+
+    def lock(self, namespace: str, realm: str) -> asyncio.Lock:
+        return self._locks.setdefault((namespace, realm), asyncio.Lock())
+
+
+def used_id_blocks(pods: Iterable[Manifest], realm: str) -> set[int]:
+    """Blocks recorded on the realm's region server pods (labels checked in code)."""
+    used = set()
+    for pod in pods:
+        meta = pod.get("metadata") or {}
+        labels = meta.get("labels") or {}
+        if labels.get(LABEL_REALM) != realm or labels.get(LABEL_ROLE) != "region":
+            continue
+        raw = (meta.get("annotations") or {}).get(ANNOTATION_ID_BLOCK)
+        if raw is not None and raw.isdigit():
+            used.add(int(raw))
+    return used
+
+
+def free_id_block(used: set[int]) -> int | None:
+    return next((b for b in ID_BLOCKS if b not in used), None)
+
+
 def _may_delete(view: ServerView | None, timed_out: bool) -> bool:
     """The last guard before a DELETE: the server is gone from the heartbeats' point of view
     only if it says Draining and empty, or its drain timed out and it reports saved."""
@@ -92,7 +138,7 @@ async def fetch_fleet(api: KubeApi, signals: RealmSignals, owner: Owner, realm: 
     selector = region_selector(realm, owner.name)
     pods = owned(await api.list_pods(owner.namespace, selector), selector, owner.uid)
     beats = await signals.registry.servers(realm)
-    return split(pods, beats, owner.name)
+    return split(pods, beats)
 
 
 async def tick(
@@ -103,7 +149,9 @@ async def tick(
     realm: RealmContext,
     previous: Mapping[str, Any],
     now: float,
+    id_blocks: IdBlocks | None = None,
 ) -> TickResult:
+    blocks = id_blocks or IdBlocks()
     fleet = await fetch_fleet(api, signals, owner, realm.name)
     replaced: list[str] = []
     for pod in fleet.dead:
@@ -155,11 +203,20 @@ async def tick(
 
     # Scale-up.
     next_ordinal = fleet.next_ordinal(remembered_ordinal)
-    for _ in range(decision.start):
-        body = build_server_pod(owner, realm.name, realm.spec, spec, next_ordinal)
-        next_ordinal += 1
-        if await api.create_pod(owner.namespace, body):
-            result.created.append(body["metadata"]["name"])
+    if decision.start:
+        async with blocks.lock(owner.namespace, realm.name):
+            every = {LABEL_REALM: realm.name, LABEL_ROLE: "region"}
+            used = used_id_blocks(await api.list_pods(owner.namespace, every), realm.name)
+            for _ in range(decision.start):
+                block = free_id_block(used)
+                if block is None:
+                    log.error("realm %s has no free entity id block left", realm.name)
+                    break
+                body = build_server_pod(owner, realm.name, realm.spec, spec, next_ordinal, block)
+                next_ordinal += 1
+                used.add(block)
+                if await api.create_pod(owner.namespace, body):
+                    result.created.append(body["metadata"]["name"])
     if decision.start:
         reason = (
             "queue" if queue_demand else ("min" if decision.active < spec.min_servers else "load")
@@ -170,6 +227,8 @@ async def tick(
     result.status = region_status(
         fleet, decision, previous, now, queue_demand, next_ordinal, drains, result
     )
+    result.status["mapRegion"] = spec.map_region.name
+    result.status["kind"] = spec.kind.value
     # The actual side of desired vs actual: every state set each pass, so a state that
     # empties drops to 0 instead of keeping its last count.
     rows = result.status.get("servers", [])
@@ -254,4 +313,4 @@ def realm_missing_status(previous: Mapping[str, Any], message: str, now: float) 
     }
 
 
-__all__ = ["RealmContext", "TickResult", "region_labels", "tick"]
+__all__ = ["IdBlocks", "RealmContext", "TickResult", "region_labels", "tick"]

@@ -18,9 +18,13 @@ from pydantic import (
     Field,
     ValidationError,
     WithJsonSchema,
+    field_validator,
     model_validator,
 )
 from pydantic.alias_generators import to_camel
+
+from gameserver.config import RealmSettings
+from gameserver.world.map import DEFAULT_MAP, RegionDef
 
 GROUP = "mmo.openrealm.dev"
 VERSION = "v1alpha1"
@@ -85,20 +89,37 @@ class ComponentSpec(_Model):
     )
 
 
-class AuthMode(enum.StrEnum):
-    PASSWORD = "password"  # argon2id accounts, the default
-    OPEN = "open"  # any name logs in: local testing and trusted LAN parties only
+_HOST_PORT = r"^[A-Za-z0-9.\-\[\]:]+:[0-9]{1,5}$"
+
+
+class RcmSpec(ComponentSpec):
+    """The RCM: clients send their UDP game traffic to its Service."""
+
+    public_address: str | None = Field(
+        default=None,
+        pattern=_HOST_PORT,
+        description=(
+            "host:port clients use to reach the RCM's UDP Service (the gateway hands it out as"
+            " REALM_RCM_ADDRESS). Set it for LoadBalancer (the balancer's DNS name or reserved"
+            " IP, port 7777) and NodePort (a node address and the node port). Default: the"
+            " Service's cluster DNS name, <realm>-rcm.<namespace>.svc:7777 (in-cluster only)."
+        ),
+    )
 
 
 class LoginQueueSpec(_Model):
-    enabled: bool = Field(
-        default=True, description="Queue players beyond capacity (else refuse them)."
-    )
+    """The gateway's login queue (REALM_LOGIN_RATE_PER_S, _BURST, _GRACE_S)."""
+
     admissions_per_second: float = Field(
         default=20.0, gt=0, description="Rate limit on admissions, so a burst cannot stall servers."
     )
-    reconnect_grace_seconds: int = Field(
-        default=120, ge=0, description="A player who disconnected this recently skips the queue."
+    burst: int = Field(
+        default=20, ge=1, description="Admissions allowed at once after a lull (bucket size)."
+    )
+    reconnect_grace_seconds: float = Field(
+        default=120.0,
+        ge=0,
+        description="A player who disconnected this recently skips the queue (0: off).",
     )
 
 
@@ -107,15 +128,17 @@ class RealmSpec(_Model):
     image_pull_policy: Literal["Always", "IfNotPresent", "Never"] = "IfNotPresent"
     max_players: int = Field(default=1000, ge=1, description="Players admitted realm-wide at once.")
     login_queue: LoginQueueSpec = LoginQueueSpec.model_validate({})
-    auth_mode: AuthMode = AuthMode.PASSWORD
     database: SecretKeyRef = Field(description="Secret key holding the PostgreSQL DSN.")
     redis: SecretKeyRef = Field(description="Secret key holding the Redis URL.")
     token_key: SecretKeyRef | None = Field(
         default=None,
-        description="Secret key holding the 64-hex login-token key shared by gateway and rcm.",
+        description=(
+            "Secret key holding the 64-hex login-token key shared by gateway and rcm. Unset:"
+            " the operator creates (once) and owns the Secret <realm>-token-key, key `key`."
+        ),
     )
     gateway: ComponentSpec = ComponentSpec.model_validate({})
-    rcm: ComponentSpec = ComponentSpec.model_validate({})
+    rcm: RcmSpec = RcmSpec.model_validate({})
     oem: ComponentSpec = ComponentSpec.model_validate({})
     rwam: ComponentSpec = ComponentSpec.model_validate({})
     tick_rate: int = Field(default=20, ge=1, le=120, description="Default region tick rate (Hz).")
@@ -160,24 +183,74 @@ class RegionKind(enum.StrEnum):
     INSTANCE = "instance"
 
 
-class Bounds(_Model):
-    min_x: float
-    min_y: float
-    max_x: float
-    max_y: float
+def map_region_names() -> tuple[str, ...]:
+    """The regions of the world map the region servers load (`gameserver.world.map`)."""
+    return tuple(r.name for r in DEFAULT_MAP.regions)
 
-    @model_validator(mode="after")
-    def _ordered(self) -> Bounds:
-        if self.max_x <= self.min_x:
-            raise ValueError("maxX must be greater than minX")
-        if self.max_y <= self.min_y:
-            raise ValueError("maxY must be greater than minY")
-        return self
+
+class MapRef(_Model):
+    """Which region of the world map this Region's servers simulate (`REALM_REGION`)."""
+
+    region: str | None = Field(
+        default=None,
+        min_length=1,
+        description=(
+            "Map region name (e.g. elwynn, westfall). Unset: the Region's own name, which"
+            " must then be a map region."
+        ),
+    )
+
+    @field_validator("region")
+    @classmethod
+    def _known(cls, region: str | None) -> str | None:
+        if region is not None and region not in map_region_names():
+            raise ValueError(
+                f"{region!r} is not a region of the map ({', '.join(map_region_names())})"
+            )
+        return region
 
 
 class EnvVar(_Model):
     name: str = Field(min_length=1)
     value: str = ""
+
+    @field_validator("name")
+    @classmethod
+    def _real_setting(cls, name: str) -> str:
+        # A REALM_* variable no setting reads would be silently ignored by the server.
+        if name.startswith("REALM_") and not is_setting_env(name):
+            raise ValueError(f"{name} is not a realm setting (gameserver/config.py)")
+        if name in OPERATOR_REGION_ENV:
+            raise ValueError(f"{name} is set by the operator")
+        return name
+
+
+#: What the operator sets on every region server pod itself; a Region's podTemplate.env may
+#: add other settings but not these (a server id or id block of the user's would break the
+#: fleet's bookkeeping; tick rate and capacity have their own spec fields).
+OPERATOR_REGION_ENV = frozenset(
+    {
+        "REALM_NAME",
+        "REALM_HOST",
+        "REALM_METRICS_PORT",
+        "REALM_DATA_DIR",
+        "REALM_POSTGRES_URL",
+        "REALM_REDIS_URL",
+        "REALM_OEM_ADDRESS",
+        "REALM_GRPC_PORT",
+        "REALM_POD_IP",
+        "REALM_REGION",
+        "REALM_SERVER_ID",
+        "REALM_ID_BLOCK",
+        "REALM_TICK_RATE",
+        "REALM_PLAYERS_PER_SERVER",
+    }
+)
+
+
+def is_setting_env(name: str) -> bool:
+    """Whether `REALM_<X>` is read by `RealmSettings` (the roles' one settings model)."""
+    return name.startswith("REALM_") and name[6:].lower() in RealmSettings.model_fields
 
 
 class PodTemplateOverrides(_Model):
@@ -195,9 +268,10 @@ class PodTemplateOverrides(_Model):
 
 class RegionSpec(_Model):
     realm_ref: str = Field(min_length=1, description="Name of the Realm in this namespace.")
-    map: str = Field(min_length=1, description="Map (zone) this region simulates.")
-    bounds: Bounds | None = Field(default=None, description="The map rectangle this region owns.")
-    kind: RegionKind = RegionKind.WORLD
+    map: MapRef = Field(
+        default=MapRef.model_validate({}),
+        description="The map region simulated; its bounds and kind come from the world map.",
+    )
     tick_rate: int | None = Field(default=None, ge=1, le=120, description="Overrides the realm's.")
     players_per_server: int = Field(default=200, ge=1, le=100000)
     target_utilisation: float = Field(default=0.75, gt=0, le=1)
@@ -224,6 +298,17 @@ class RegionSpec(_Model):
                 f"minServers ({self.min_servers})"
             )
         return self
+
+    @property
+    def map_region(self) -> RegionDef:
+        """The map region (after `parse_region_spec(..., name)` resolved the default)."""
+        if self.map.region is None:
+            raise InvalidSpec("spec.map.region: not resolved")
+        return DEFAULT_MAP.region(self.map.region)
+
+    @property
+    def kind(self) -> RegionKind:
+        return RegionKind(self.map_region.kind.value)
 
 
 class ServerStatus(_Model):
@@ -263,6 +348,8 @@ class ScalingMemory(_Model):
 
 class RegionStatus(_Model):
     phase: RegionPhase = RegionPhase.PENDING
+    map_region: str = Field(default="", description="The map region the servers simulate.")
+    kind: str = Field(default="", description="world or instance, from the world map.")
     players: int = 0
     queue_demand: int = 0
     servers: list[ServerStatus] = Field(default_factory=list)
@@ -296,8 +383,18 @@ def parse_realm_spec(spec: Any) -> RealmSpec:
         raise InvalidSpec(_describe(exc)) from None
 
 
-def parse_region_spec(spec: Any) -> RegionSpec:
+def parse_region_spec(spec: Any, name: str | None = None) -> RegionSpec:
+    """Validate a Region spec; with the Region's `name`, also resolve `spec.map.region`
+    (unset: the name, if that is a map region)."""
     try:
-        return RegionSpec.model_validate(dict(spec or {}))
+        parsed = RegionSpec.model_validate(dict(spec or {}))
     except ValidationError as exc:
         raise InvalidSpec(_describe(exc)) from None
+    if name is None or parsed.map.region is not None:
+        return parsed
+    if name not in map_region_names():
+        raise InvalidSpec(
+            f"spec.map.region: required, since the Region's name {name!r} is not a region of"
+            f" the map ({', '.join(map_region_names())})"
+        )
+    return parsed.model_copy(update={"map": MapRef(region=name)})

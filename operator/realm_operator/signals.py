@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from gameserver.storage.interfaces import ServerRegistry
 from realm_operator.kube import KubeApi
@@ -50,15 +50,22 @@ class SecretNotReady(Exception):
     """The realm's Redis secret is missing or lacks its key (retried on the next tick)."""
 
 
+#: The key prefix the roles' hot state uses (`gameserver.storage.factory.open_hot_state`);
+#: a test checks the two agree.
+ROLE_PREFIX = "openrealm:{realm}:"
+
+
 class RedisSignals:
-    """Production provider: one `RedisHotState` per distinct Redis URL, the URL taken from
-    `url` when the operator was given one, else from the secret the Realm names."""
+    """Production provider: one `RedisHotState` per Redis URL and realm (the roles key
+    every realm's hot state under `openrealm:<realm>:`), the URL taken from `url` when the
+    operator was given one, else from the secret the Realm names. `prefix` overrides the
+    key prefix; `{realm}` in it is replaced by the realm's name."""
 
     def __init__(self, api: KubeApi, url: str | None = None, prefix: str | None = None) -> None:
         self.api = api
         self.url = url
-        self.prefix = prefix
-        self._cache: dict[str, RealmSignals] = {}
+        self.prefix = prefix or ROLE_PREFIX
+        self._cache: dict[tuple[str, str], RealmSignals] = {}
 
     async def __call__(self, namespace: str, realm: str, spec: RealmSpec) -> RealmSignals:
         url = self.url or await self.api.read_secret_key(namespace, spec.redis.name, spec.redis.key)
@@ -66,13 +73,13 @@ class RedisSignals:
             raise SecretNotReady(
                 f"secret {namespace}/{spec.redis.name} has no key {spec.redis.key!r}"
             )
-        if url not in self._cache:
+        prefix = self.prefix.replace("{realm}", realm)
+        if (url, prefix) not in self._cache:
             module = importlib.import_module("gameserver.storage.redis")
-            kwargs: dict[str, Any] = {} if self.prefix is None else {"prefix": self.prefix}
-            state = module.RedisHotState(url, **kwargs)
+            state = module.RedisHotState(url, realm=realm, prefix=prefix)
             queue = state if isinstance(state, LoginQueueLength) else None
-            self._cache[url] = RealmSignals(registry=state, queue=queue)
-        return self._cache[url]
+            self._cache[(url, prefix)] = RealmSignals(registry=state, queue=queue)
+        return self._cache[(url, prefix)]
 
     async def close(self) -> None:
         for signals in self._cache.values():

@@ -2,9 +2,11 @@
 
 kopf runs cluster-wide and standalone (kmock cannot list namespaces and has no peering
 resource); it logs in through a login handler pointing at the mock, so no kubeconfig is
-read. The server registry is injected: `gameserver.storage.memory.MemoryHotState` when it
-exists, else `FakeRegistry` below, both speaking the `ServerRegistry` protocol. Objects are
-created over HTTP only after kopf's watches are open, so each arrives exactly once.
+read. The server registry and the login queue are injected: one
+`gameserver.storage.memory.MemoryHotState`, the hot state the roles use, so heartbeats and
+queue lengths go through the same methods the operator calls on Redis in production.
+Objects are created over HTTP only after kopf's watches are open, so each arrives exactly
+once.
 """
 
 from __future__ import annotations
@@ -31,8 +33,11 @@ import kopf  # noqa: E402
 from kubernetes import client as k8s  # noqa: E402
 from realm_operator.handlers import OperatorContext, register  # noqa: E402
 from realm_operator.kube import KubeApi  # noqa: E402
+from realm_operator.resources import map_region_names  # noqa: E402
 from realm_operator.signals import LoginQueueLength, RealmSignals, static_signals  # noqa: E402
 
+from gameserver.storage.loginqueue import AdmissionRate  # noqa: E402
+from gameserver.storage.memory import MemoryHotState  # noqa: E402
 from gameserver.storage.models import ServerHeartbeat, ServerState  # noqa: E402
 
 NS = "games"
@@ -42,44 +47,8 @@ REGIONS = kmock.resource("mmo.openrealm.dev", "v1alpha1", "regions")
 PODS = kmock.resource("", "v1", "pods")
 DEPLOYMENTS = kmock.resource("apps", "v1", "deployments")
 SERVICES = kmock.resource("", "v1", "services")
+SECRETS = kmock.resource("", "v1", "secrets")
 EVENTS = kmock.resource("", "v1", "events")
-
-
-class FakeRegistry:
-    """A `ServerRegistry` in a dict, with expiry on a wall clock."""
-
-    def __init__(self) -> None:
-        self.beats: dict[tuple[str, str], tuple[ServerHeartbeat, float]] = {}
-        self.drains: set[tuple[str, str]] = set()
-        self.queue: dict[str, int] = {}
-
-    async def heartbeat(self, beat: ServerHeartbeat, ttl_ms: int) -> None:
-        self.beats[(beat.realm, beat.server_id)] = (beat, time.time() + ttl_ms / 1000)
-
-    async def servers(self, realm: str) -> list[ServerHeartbeat]:
-        now = time.time()
-        return [b for (r, _), (b, exp) in self.beats.items() if r == realm and exp > now]
-
-    async def remove(self, realm: str, server_id: str) -> None:
-        self.beats.pop((realm, server_id), None)
-        self.drains.discard((realm, server_id))
-
-    async def request_drain(self, realm: str, server_id: str) -> None:
-        self.drains.add((realm, server_id))
-
-    async def drain_requested(self, realm: str, server_id: str) -> bool:
-        return (realm, server_id) in self.drains
-
-    async def queue_length(self, realm: str) -> int:
-        return self.queue.get(realm, 0)
-
-
-def _registry() -> Any:
-    try:
-        from gameserver.storage.memory import MemoryHotState  # type: ignore[import-not-found]
-    except ImportError:
-        return FakeRegistry()
-    return MemoryHotState()
 
 
 class Harness:
@@ -88,8 +57,7 @@ class Harness:
     def __init__(self, mock: kmock.KubernetesEmulator, url: str) -> None:
         self.mock = mock
         self.url = url
-        self.registry: Any = _registry()
-        self.queue = FakeRegistry()  # queue lengths, set by tests
+        self.registry = MemoryHotState()
         self.api = KubeApi(k8s.ApiClient(k8s.Configuration(host=url)))
         self.custom = k8s.CustomObjectsApi(self.api.api_client)
         self._task: asyncio.Task[Any] | None = None
@@ -100,7 +68,7 @@ class Harness:
     # -- operator lifecycle -----------------------------------------------------------
     async def start(self) -> None:
         registry = kopf.OperatorRegistry()
-        queue: LoginQueueLength = self.queue
+        queue: LoginQueueLength = self.registry
         ctx = OperatorContext(
             api=self.api,
             signals=static_signals(RealmSignals(registry=self.registry, queue=queue)),
@@ -224,6 +192,13 @@ class Harness:
     async def draining(self, realm: str, server: str) -> bool:
         return bool(await self.registry.drain_requested(realm, server))
 
+    async def queue_logins(self, realm: str, accounts: range) -> int:
+        """Players wait in the realm's login queue, as the gateway puts them there (no
+        seats: every one of them queues); returns the queue length the operator reads."""
+        for account in accounts:
+            await self.registry.queue_login(realm, account, 0, AdmissionRate(1.0, 1), 60_000)
+        return await self.registry.queue_length(realm)
+
     def mark(self) -> int:
         return len(list(self.mock))
 
@@ -284,6 +259,7 @@ def declare(mock: kmock.KubernetesEmulator) -> None:
     for key, kind in (
         ("v1/pods", "Pod"),
         ("v1/services", "Service"),
+        ("v1/secrets", "Secret"),
         ("v1/events", "Event"),
         ("apps/v1/deployments", "Deployment"),
     ):
@@ -328,8 +304,8 @@ def region_body(name: str = "elwynn", realm: str = "azeroth", **spec: Any) -> di
         "metadata": {"name": name, "namespace": NS},
         "spec": {
             "realmRef": realm,
-            "map": "eastern-kingdoms",
-            "bounds": {"minX": 0, "minY": 0, "maxX": 1000, "maxY": 1000},
+            # Regions named after no map region (other tests' durotar, barrens) run elwynn.
+            "map": {"region": name if name in map_region_names() else "elwynn"},
             "playersPerServer": 100,
             "targetUtilisation": 0.5,
             "minServers": 1,

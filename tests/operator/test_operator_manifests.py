@@ -3,6 +3,7 @@ examples validate against the CRD schemas, and the pure builders produce what we
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -86,7 +87,7 @@ def test_crd_schema_rejects_bad_example() -> None:
         "apiVersion": "mmo.openrealm.dev/v1alpha1",
         "kind": "Region",
         "metadata": {},
-        "spec": {"realmRef": "a", "map": "m", "playersPerServer": 0},
+        "spec": {"realmRef": "a", "playersPerServer": 0},
     }
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.Draft4Validator(schema).validate(bad)
@@ -94,7 +95,7 @@ def test_crd_schema_rejects_bad_example() -> None:
 
 def _render(values: dict[str, Any]) -> list[dict[str, Any]]:
     rendered = Chart.load(str(CHART)).render(values, name="openrealm", namespace="ops")
-    docs = []
+    docs: list[dict[str, Any]] = []
     for text in rendered.values():
         docs.extend(d for d in yaml.safe_load_all(text) if d)
     return docs
@@ -136,16 +137,19 @@ def test_chart_renders_valid_manifests(values: dict[str, Any]) -> None:
     assert c["livenessProbe"]["httpGet"]["path"] == "/healthz"
     rules = [r for d in docs if d["kind"] in ("ClusterRole", "Role") for r in d["rules"]]
     assert all("*" not in r["verbs"] and "*" not in r["resources"] for r in rules)
-    secrets = [r for r in rules if "secrets" in r["resources"]]
+    secret_verbs = {v for r in rules if "secrets" in r["resources"] for v in r["verbs"]}
+    # The operator runs `realm operator`, the image's CLI entry point (Dockerfile).
+    assert "command" not in c and c["args"] == ["operator"]
     if values:
-        assert "ServiceMonitor" in kinds and not secrets
+        # Without Secret reads it can still create a realm's token-key Secret.
+        assert "ServiceMonitor" in kinds and secret_verbs == {"create"}
         assert {d["metadata"].get("namespace") for d in docs if d["kind"] == "Role"} == {
             "azeroth",
             "kalimdor",
         }
         assert c["image"] == "registry.example/openrealm:9.9.9"
     else:
-        assert "ServiceMonitor" not in kinds and secrets
+        assert "ServiceMonitor" not in kinds and secret_verbs == {"get", "create"}
         assert "Role" not in kinds
 
 
@@ -167,37 +171,49 @@ def test_builders_produce_valid_owned_manifests() -> None:
     region = RegionSpec.model_validate(
         {
             "realmRef": "azeroth",
-            "map": "m",
+            "map": {"region": "elwynn"},
             "podTemplate": {
                 "nodeSelector": {"a": "b"},
                 "tolerations": [{"key": "k", "operator": "Exists"}],
                 "resources": {"limits": {"memory": "1Gi", "cpu": 2}},
-                "env": [{"name": "X", "value": "1"}],
+                "env": [{"name": "X", "value": "1"}, {"name": "REALM_LEASE_TTL_S", "value": "20"}],
             },
         }
     )
     owner = Owner(kind="Region", name="elwynn", uid="u2", namespace="games")
-    pod = build_server_pod(owner, "azeroth", realm, region, 7)
+    pod = build_server_pod(owner, "azeroth", realm, region, 7, id_block=12)
     kubernetes_validate.validate(pod, K8S_VERSION, strict=True)
     assert pod["metadata"]["name"] == "elwynn-server-7"
     env = {e["name"]: e.get("value") for e in pod["spec"]["containers"][0]["env"]}
     assert env["REALM_SERVER_ID"] == "elwynn-server-7" and env["X"] == "1"
+    assert env["REALM_REGION"] == "elwynn" and env["REALM_ID_BLOCK"] == "12"
 
 
 @pytest.mark.parametrize(
     ("spec", "field"),
     [
-        ({"realmRef": "a", "map": "m", "minServers": 3, "maxServers": 1}, "maxServers"),
-        ({"realmRef": "a", "map": "m", "playersPerServer": 0}, "spec.playersPerServer"),
-        ({"realmRef": "a", "map": "m", "targetUtilisation": 2}, "spec.targetUtilisation"),
-        ({"map": "m"}, "spec.realmRef"),
+        ({"realmRef": "a", "minServers": 3, "maxServers": 1}, "maxServers"),
+        ({"realmRef": "a", "playersPerServer": 0}, "spec.playersPerServer"),
+        ({"realmRef": "a", "targetUtilisation": 2}, "spec.targetUtilisation"),
+        ({"map": {"region": "elwynn"}}, "spec.realmRef"),
+        ({"realmRef": "a", "map": {"region": "mordor"}}, "spec.map.region"),
+        ({"realmRef": "a", "map": "elwynn"}, "spec.map"),
+        ({"realmRef": "a", "bounds": {"minX": 0}}, "spec.bounds"),
+        ({"realmRef": "a", "typo": 1}, "spec.typo"),
         (
-            {"realmRef": "a", "map": "m", "bounds": {"minX": 1, "minY": 0, "maxX": 0, "maxY": 1}},
-            "maxX",
+            {"realmRef": "a", "podTemplate": {"env": [{"name": "REALM_BOUNDS", "value": "1"}]}},
+            "spec.podTemplate.env.0.name: REALM_BOUNDS is not a realm setting",
         ),
-        ({"realmRef": "a", "map": "m", "typo": 1}, "spec.typo"),
     ],
 )
 def test_invalid_region_specs_name_the_field(spec: dict[str, Any], field: str) -> None:
-    with pytest.raises(InvalidSpec, match=field.replace(".", r"\.")):
-        parse_region_spec(spec)
+    with pytest.raises(InvalidSpec, match=re.escape(field)):
+        parse_region_spec(spec, "elwynn")
+
+
+def test_map_region_defaults_to_the_region_name_only_if_it_is_a_map_region() -> None:
+    assert parse_region_spec({"realmRef": "a"}, "westfall").map_region.name == "westfall"
+    explicit = parse_region_spec({"realmRef": "a", "map": {"region": "westfall"}}, "west-2")
+    assert explicit.map_region.name == "westfall"
+    with pytest.raises(InvalidSpec, match=r"spec\.map\.region: required.*'durotar'.*elwynn"):
+        parse_region_spec({"realmRef": "a"}, "durotar")

@@ -9,7 +9,9 @@ from typing import Any
 from conftest import (
     DEPLOYMENTS,
     PODS,
+    REALMS,
     REGIONS,
+    SECRETS,
     SERVICES,
     Harness,
     realm_body,
@@ -44,7 +46,7 @@ async def test_scale_up_then_drain_emptiest_and_never_delete_with_players(harnes
     env = {e["name"]: e.get("value") for e in container["env"]}
     assert container["args"] == ["serve", "region"]
     assert env["REALM_SERVER_ID"] == "elwynn-server-0" and env["REALM_REGION"] == "elwynn"
-    assert env["REALM_NAME"] == "azeroth"
+    assert env["REALM_NAME"] == "azeroth" and env["REALM_ID_BLOCK"] == "1"
     assert pod["spec"]["restartPolicy"] == "Never"
 
     # Load above target (120 players, 50 per server at 50% of 100): three servers, promptly.
@@ -111,17 +113,57 @@ async def test_invalid_region_is_rejected_with_the_field_named(harness: Harness)
 
 
 async def test_queue_drives_scale_up_to_max(harness: Harness) -> None:
+    """The realm's login queue, read through `queue_length` of the roles' hot state
+    (MemoryHotState here, RedisHotState in production), grows the region to its max."""
     h = harness
     await h.start()
     await h.apply("realms", realm_body(maxPlayers=1000))
     await h.apply("regions", region_body())
     await h.until(lambda: h.pods("elwynn") or None, what="first server")
     await h.beat("azeroth", "elwynn", "elwynn-server-0", 40)
-    h.queue.queue["azeroth"] = 500
+    assert await h.queue_logins("azeroth", range(1, 501)) == 500
+    await h.until(
+        lambda: (h.get(REALMS, "azeroth") or {}).get("status", {}).get("queueLength") == 500,
+        what="queue length in realm status",
+    )
     await h.until(lambda: len(h.pods("elwynn")) == 4, what="queue-driven scale-up")
     await _ticks(h, 4)
     assert len(h.pods("elwynn")) == 4  # never above maxServers
     assert _status(h).get("queueDemand", 0) > 0
+
+
+async def test_servers_of_a_realm_get_distinct_id_blocks_and_map_regions(
+    harness: Harness,
+) -> None:
+    """REALM_ID_BLOCK differs across every live server of the realm (both Regions), and a
+    replacement never takes a block a live server holds; REALM_REGION is the map region."""
+    h = harness
+    await h.start()
+    await h.apply("realms", realm_body())
+    await h.apply("regions", region_body(minServers=2))
+    await h.apply("regions", region_body("west", map={"region": "westfall"}, minServers=2))
+
+    def blocks() -> dict[str, str]:
+        out = {}
+        for region in ("elwynn", "west"):
+            for name, pod in h.pods(region).items():
+                (c,) = pod["spec"]["containers"]
+                env = {e["name"]: e.get("value") for e in c["env"]}
+                out[name] = env["REALM_ID_BLOCK"]
+                assert env["REALM_REGION"] == ("westfall" if region == "west" else "elwynn")
+                assert pod["metadata"]["annotations"]["mmo.openrealm.dev/id-block"] == out[name]
+        return out
+
+    await h.until(lambda: len(blocks()) == 4, what="four servers")
+    first = blocks()
+    assert sorted(first.values()) == ["1", "2", "3", "4"]
+    st = await h.until(lambda: _status(h, "west").get("mapRegion") and _status(h, "west"))
+    assert st["mapRegion"] == "westfall" and st["kind"] == "world"
+    await h.set_pod_phase("west-server-0", "Failed")
+    await h.until(lambda: "west-server-2" in h.pods("west"), what="replacement")
+    now = blocks()
+    assert len(set(now.values())) == len(now) == 4
+    assert now["west-server-2"] not in {v for k, v in now.items() if k != "west-server-2"}
 
 
 async def test_restarting_the_operator_changes_nothing(harness: Harness) -> None:
@@ -137,8 +179,14 @@ async def test_restarting_the_operator_changes_nothing(harness: Harness) -> None
     mark = h.mark()
     await h.start()
     await _ticks(h, 8)
+    secret = h.get(SECRETS, "azeroth-token-key")
+    assert secret is not None
     for res in (PODS, DEPLOYMENTS, SERVICES):
         assert h.requests("post", res, mark) == []
         assert h.requests("delete", res, mark) == []
         assert h.requests("patch", res, mark) == []
     assert sorted(h.pods("elwynn")) == ["elwynn-server-0", "elwynn-server-1"]
+    # The token key is never regenerated: at most one create, refused because it exists.
+    assert h.requests("patch", SECRETS, mark) == []
+    assert len(h.requests("post", SECRETS, mark)) <= 1
+    assert (h.get(SECRETS, "azeroth-token-key") or {}).get("data") == secret["data"]

@@ -49,9 +49,9 @@ app.kubernetes.io/component: operator
 - apiGroups: ["", "events.k8s.io"]
   resources: ["events"]
   verbs: ["create"]
-{{- if .Values.rbac.readSecrets }}
+{{- /* create: a Realm naming no token key gets a random one in a Secret, made once (an
+existing one is never read or replaced). get: only to read each Realm's Redis URL. */}}
 - apiGroups: [""]
   resources: ["secrets"]
-  verbs: ["get"]
-{{- end }}
+  verbs: [{{ if .Values.rbac.readSecrets }}"get", {{ end }}"create"]
 {{- end -}}
