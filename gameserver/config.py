@@ -83,6 +83,13 @@ class RealmSettings(BaseSettings):
     drain_timeout_s: float = Field(
         300.0, gt=0, description="How long a draining shard may take to move its players."
     )
+    instance_hosts: int = Field(2, ge=1, description="Hosts that dungeon instances are packed onto.")
+    instance_lockout_s: float = Field(
+        3600.0, gt=0, description="How long a character stays saved to its dungeon instance."
+    )
+    instance_unload_delay_s: float = Field(
+        60.0, ge=0, description="How long an empty dungeon instance is kept before unloading."
+    )
     token_ttl_s: float = Field(
         60.0, gt=0, description="How long a login token may be used to connect."
     )

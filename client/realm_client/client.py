@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import time
 import asyncio
+import math
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -56,6 +57,9 @@ def _split(error: str) -> tuple[str, str]:
 
 
 T = TypeVar("T")
+
+#: A move notice this far from the predicted position is a jump, not a border step.
+TELEPORT_M = 20.0
 
 
 def _expect(msg: Message, kind: type[T]) -> T:
@@ -204,6 +208,13 @@ class RealmClient:
         self.world = where
         self.entity_id = where.entity_id
         self.handoffs += 1
+        p = self.predictor
+        if p is not None and math.hypot(where.x - p.x, where.y - p.y) > TELEPORT_M:
+            # Not a step across a border but a jump (into a dungeon, out of one): the old
+            # position means nothing any more. Start from the new one; the next snapshot
+            # adds the frames still in flight.
+            p.x, p.y, p.facing = where.x, where.y, where.facing
+            p.pending.clear()
 
     def _snapshot(self, snap: Snapshot) -> None:
         self.snapshots += 1

@@ -131,9 +131,9 @@ class RealmConnection(asyncio.DatagramProtocol):
                 if not fut.done():
                     fut.set_exception(ConnectionClosed(self.closed_reason))
             return
-        fut = self._waiting.get(env.request_id)
-        if fut is not None and not fut.done():
-            fut.set_result(msg)
+        waiter = self._waiting.get(env.request_id)
+        if waiter is not None and not waiter.done():
+            waiter.set_result(msg)
 
     async def _run_timers(self) -> None:
         while self.transport is not None and not self.transport.is_closing():

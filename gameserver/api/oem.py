@@ -41,3 +41,12 @@ class OemApi(Protocol):
         """Move a player to a server of `to_region` (a border crossing), or to another
         shard of its own region when None (a drain). True if it moved."""
         ...
+
+    async def enter_instance(
+        self, character_id: int, account_id: int, template: str, back: tuple[str, float, float]
+    ) -> bool:
+        """Through a portal into the character's instance of a dungeon (lockout, party's,
+        or new); `back` is the (region, x, y) leaving returns to."""
+        ...
+
+    async def leave_instance(self, character_id: int, account_id: int, to_region: str) -> bool: ...

@@ -23,10 +23,12 @@ from gameserver.api.region import InputSink
 from gameserver.config import RealmSettings
 from gameserver.embedded.world import RegionWorld
 from gameserver.embedded.fleet import EmbeddedFleet
+from gameserver.embedded.instances import EmbeddedInstanceHosts
 from gameserver.gateway.accounts import AccountService
 from gameserver.gateway.http import RealmInfo, build_app
 from gameserver.gateway.login_queue import AdmissionRate, LoginQueue, QueueSettings, SeatKeeper
 from gameserver.gateway.patch import build_manifest
+from gameserver.oem.instances import InstanceManager
 from gameserver.oem.service import LocalRcmDirectory, LocalRegionDirectory, OemService
 from gameserver.rcm.server import RcmServer
 from gameserver.region.driver import run_ticks
@@ -91,6 +93,14 @@ class EmbeddedRealm:
             world=self.world,
             realm=s.name,
             lease_ttl_ms=int(s.lease_ttl_s * 1000),
+            instances=InstanceManager(
+                realm=s.name,
+                hosts=EmbeddedInstanceHosts(self, s.instance_hosts, s.players_per_server),
+                hot=self.hot,
+                party_members=self._party_members,
+                lockout_s=s.instance_lockout_s,
+                unload_delay_s=s.instance_unload_delay_s,
+            ),
         )
 
         def sink(server_id: str, address: str) -> InputSink:
@@ -184,6 +194,7 @@ class EmbeddedRealm:
         self._tasks.append(
             asyncio.create_task(self.actions.run_timers(self._stop), name="rwam-timers")
         )
+        self._tasks.append(asyncio.create_task(self._reap_instances(self._stop), name="instances"))
         if s.autoscale:
             self.supervisor = self._supervisor()
             self._tasks.append(
@@ -196,6 +207,20 @@ class EmbeddedRealm:
         )
         metrics.REALM_CAPACITY.labels(s.name).set(realm_info().capacity)
         return self.addresses
+
+    def _party_members(self, character_id: int) -> tuple[int, ...]:
+        view = self.actions.party_of(character_id) if self.actions is not None else None
+        return tuple(view.members) if view is not None else ()
+
+    async def _reap_instances(self, stop: asyncio.Event) -> None:
+        """Unload dungeon instances that have stood empty past their unload delay."""
+        while not stop.is_set():
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=1.0)
+            except TimeoutError:
+                pass
+            if self.oem is not None and self.oem.instances is not None:
+                await self.oem.instances.reap()
 
     def _supervisor(self) -> Supervisor:
         s = self.settings
@@ -228,7 +253,9 @@ class EmbeddedRealm:
             unplaced=oem.unplaced,
         )
 
-    def add_region_server(self, region: RegionDef, index: int | None = None) -> RegionServer:
+    def add_region_server(
+        self, region: RegionDef, index: int | None = None, server_id: str | None = None
+    ) -> RegionServer:
         """Create a region server shard in this process and make it placeable. Its tick
         and maintenance tasks start with the realm (or at once, if it is running)."""
         s = self.settings
@@ -237,7 +264,7 @@ class EmbeddedRealm:
         server = RegionServer(
             realm=s.name,
             region=region,
-            server_id=f"{region.name}-{n}",
+            server_id=server_id or f"{region.name}-{n}",
             db=self.db,
             hot=self.hot,
             outbox=self.rcm,

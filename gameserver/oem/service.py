@@ -21,7 +21,8 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from gameserver import metrics
@@ -30,7 +31,8 @@ from gameserver.api.rcm import RcmApi
 from gameserver.api.region import JoinResult, PlayerJoin, RegionServerApi
 from gameserver.api.rwam import RwamApi
 from gameserver.storage.interfaces import HotState
-from gameserver.storage.models import Route
+from gameserver.oem.instances import InstanceError, InstanceManager
+from gameserver.storage.models import CharacterState, Route
 from gameserver.world.map import WorldMap
 
 log = logging.getLogger(__name__)
@@ -114,7 +116,9 @@ class OemService:
         world: WorldMap | None = None,
         realm: str = "home",
         lease_ttl_ms: int = 30_000,
+        instances: InstanceManager | None = None,
     ) -> None:
+        self.instances = instances
         self.rwam = rwam
         self.hot = hot
         self.directory = directory
@@ -158,7 +162,20 @@ class OemService:
             checkpoint = await self.hot.get_checkpoint(character_id)
             if checkpoint is not None and checkpoint[1] >= character.save_fence:
                 state = checkpoint[0]
-            server = self.directory.pick(state.region)
+            server = self._resume(state)
+            if state.instance is not None and server is None:
+                # its instance is gone (unloaded, or the realm restarted): back outside
+                state = state.model_copy(
+                    update={
+                        "region": state.return_region or state.region,
+                        "x": state.return_x,
+                        "y": state.return_y,
+                        "instance": None,
+                        "return_region": None,
+                    }
+                )
+            if server is None:
+                server = self.directory.pick(state.region)
             if server is None:
                 self._unplaced.setdefault(state.region, {})[character_id] = time.monotonic()
                 raise OemError(
@@ -180,6 +197,14 @@ class OemService:
             await self.hot.release(lease)
             raise
         return self._placement(server, join, state.region)
+
+    def _resume(self, state: CharacterState) -> PlaceableServer | None:
+        """The server of the instance a character logged out in, if it is still loaded."""
+        if state.instance is None or self.instances is None:
+            return None
+        found = self.instances.server_of(state.instance)
+        server = self.directory.get(found.server_id) if found is not None else None
+        return server if server is not None and server.has_room() else None
 
     def unplaced(self, region: str, within_s: float = 60.0) -> int:
         """Characters recently refused entry to `region` for want of room."""
@@ -226,11 +251,28 @@ class OemService:
         route = await self.hot.get_route(account_id)
         if route is None or route.character_id != character_id:
             return False
-        source = self.directory.get(route.server_id)
         region = to_region or route.region
         target = self.directory.pick(region, exclude=(route.server_id,))
-        if source is None or target is None:
+        if target is None:
             log.info("handoff of %s to %s: no target with room", character_id, region)
+            return False
+        return await self._move(route, target, region, reason, started)
+
+    async def _move(
+        self,
+        route: Route,
+        target: PlaceableServer,
+        region: str,
+        reason: str,
+        started: float,
+        reshape: Callable[[CharacterState], CharacterState] | None = None,
+    ) -> bool:
+        """The handoff itself: hold inputs, extract from the source (saved, lease kept),
+        admit on the target (`reshape` may move the character, e.g. into a dungeon),
+        rewrite the route, switch the RCM. If the target refuses, the player goes back."""
+        character_id = route.character_id
+        source = self.directory.get(route.server_id)
+        if source is None:
             return False
         rcm = self.rcms.get(route.rcm)
         if rcm is not None:
@@ -246,8 +288,9 @@ class OemService:
                 rcm.reroute(route.conn_id, None)
             return False
         join = extracted.join
+        moved = join if reshape is None else replace(join, state=reshape(join.state))
         try:
-            result = await target.add_player(join)
+            result = await target.add_player(moved)
             moved_to, moved_region = target, region
         except Exception:
             log.exception(
@@ -265,3 +308,75 @@ class OemService:
         metrics.HANDOFFS.labels(self.realm, region, reason).inc()
         metrics.HANDOFF_DURATION.labels(self.realm, region).observe(time.perf_counter() - started)
         return True
+
+    # --- instances -------------------------------------------------------------------------
+    async def enter_instance(
+        self, character_id: int, account_id: int, template: str, back: tuple[str, float, float]
+    ) -> bool:
+        """Take a character through a portal into its instance of `template` (its lockout's,
+        its party's, or a new one); `back` is where leaving returns it (region, x, y)."""
+        if self.instances is None or self.world is None or character_id in self._moving:
+            return False
+        route = await self.hot.get_route(account_id)
+        if route is None or route.character_id != character_id:
+            return False
+        spec = self.world.region(template)
+        if spec.entry is None:
+            return False
+        self._moving.add(character_id)
+        started = time.perf_counter()
+        try:
+            try:
+                instance_id, server = await self.instances.instance_for(character_id, spec)
+            except InstanceError as e:
+                log.info("character %s cannot enter %s: %s", character_id, template, e)
+                return False
+            target = self.directory.get(server.server_id)
+            if target is None:
+                return False
+            entry = spec.entry
+
+            def inside(st: CharacterState) -> CharacterState:
+                return st.model_copy(
+                    update={
+                        "region": template, "x": entry.x, "y": entry.y, "instance": instance_id,
+                        "return_region": back[0], "return_x": back[1], "return_y": back[2],
+                    }
+                )
+
+            moved = await self._move(route, target, template, "instance", started, inside)
+            if moved:
+                self.instances.entered(character_id, instance_id)
+            return moved
+        finally:
+            self._moving.discard(character_id)
+
+    async def leave_instance(self, character_id: int, account_id: int, to_region: str) -> bool:
+        """Back out through the instance's exit, to where the character came in (its saved
+        return point in `to_region`)."""
+        if self.instances is None or character_id in self._moving:
+            return False
+        route = await self.hot.get_route(account_id)
+        if route is None or route.character_id != character_id:
+            return False
+        region = to_region
+        target = self.directory.pick(region)
+        if target is None:
+            return False
+        self._moving.add(character_id)
+        try:
+
+            def outside(st: CharacterState) -> CharacterState:
+                r, x, y = (st.return_region or region), st.return_x, st.return_y
+                return st.model_copy(
+                    update={"region": r, "x": x, "y": y, "instance": None, "return_region": None}
+                )
+
+            moved = await self._move(
+                route, target, region, "instance", time.perf_counter(), outside
+            )
+            if moved:
+                self.instances.left(character_id)
+            return moved
+        finally:
+            self._moving.discard(character_id)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 import uuid
 from collections import deque
@@ -25,6 +26,7 @@ import numpy as np
 import numpy.typing as npt
 
 from gameserver import metrics
+from gameserver.api.oem import OemApi
 from gameserver.api.region import Continuity, Extracted, JoinResult, PlayerJoin
 from gameserver.clock import now_ms
 from gameserver.region import combat as region_combat
@@ -44,7 +46,7 @@ from gameserver.storage.models import (
 )
 from gameserver.wire.messages import Message
 from gameserver.wire.structs import INPUT_FRAME_DTYPE
-from gameserver.world.map import RegionDef, WorldMap
+from gameserver.world.map import Point, RegionDef, WorldMap
 
 log = logging.getLogger(__name__)
 
@@ -186,8 +188,22 @@ class RegionServer:
         live = self._live.get(character_id)
         if live is None:
             return None
-        state = self.current_state(character_id)
         link = live.link
+        if link.loot:  # loot not yet handed to the items travels with the character
+            async with live.econ_lock:
+                new = tuple(
+                    ItemStack(uid=uuid.uuid4().hex, item_id=item, count=count)
+                    for item, count in link.loot
+                )
+                link.loot.clear()
+                live.base = live.base.model_copy(update={"items": live.base.items + new})
+            if self._live.get(character_id) is not live:
+                return None
+        state = self.current_state(character_id)
+        if self.world_map is not None:  # saved where it stands: the region it walked into
+            here = self.world_map.region_at(state.x, state.y)
+            if here is not None:
+                state = state.model_copy(update={"region": here.name})
         pending = tuple(bytes(f.tobytes()) for f in link.pending)
         cont = Continuity(
             last_seq=link.mover.last_seq,
@@ -425,6 +441,7 @@ class RegionServer:
             metrics.ANTICHEAT_DETECTIONS.labels(*self._labels, kind).inc()
         self._after_step(result)
         self._check_borders()
+        self._check_doors()
         elapsed = time.perf_counter() - started
         self.ticks += 1
         self.tick_durations.append(elapsed)
@@ -501,6 +518,8 @@ class RegionServer:
         off to a server of that region (through the OEM, off the tick's path)."""
         if self.oem is None or self.world_map is None or not self._live:
             return
+        if self.region.kind is not ServerKind.WORLD:
+            return
         w = self.shard.world
         lives = list(self._live.items())
         slots = np.fromiter((w.slot(lv.link.eid) for _, lv in lives), np.intp, len(lives))
@@ -518,18 +537,22 @@ class RegionServer:
             self._start_move(cid, live.character.account_id, target.name, "border")
 
     def _start_move(self, cid: int, account_id: int, to_region: str | None, reason: str) -> None:
-        if cid in self._moving or self.oem is None:
-            return
-        if time.monotonic() < self._move_retry_at.get(cid, 0.0):
+        oem = self.oem
+        if oem is not None:
+            self._go(cid, reason, lambda: oem.handoff(cid, account_id, to_region, reason))
+
+    def _go(self, cid: int, reason: str, move: Callable[[], Awaitable[bool]]) -> None:
+        """Run one move through the OEM off the tick's path; one at a time per player, and
+        after a failure not again for a second."""
+        if cid in self._moving or time.monotonic() < self._move_retry_at.get(cid, 0.0):
             return
         self._moving.add(cid)
-        oem = self.oem
 
-        async def move() -> None:
+        async def run() -> None:
             try:
-                moved = await oem.handoff(cid, account_id, to_region, reason)
+                moved = await move()
             except Exception:
-                log.exception("handoff of character %s (%s) failed", cid, reason)
+                log.exception("moving character %s (%s) failed", cid, reason)
                 moved = False
             finally:
                 self._moving.discard(cid)
@@ -542,9 +565,52 @@ class RegionServer:
                     w.x[s], w.y[s] = self.region.bounds.clamp(float(w.x[s]), float(w.y[s]))
                     live.link.corrected = True
 
-        task = asyncio.get_running_loop().create_task(move())
+        task = asyncio.get_running_loop().create_task(run())
         self._move_tasks.add(task)
         task.add_done_callback(self._move_tasks.discard)
+
+    def _check_doors(self) -> None:
+        """Portals into dungeons (in world regions) and the way out (in instances)."""
+        oem, world_map = self.oem, self.world_map
+        if oem is None or world_map is None or not self._live:
+            return
+        if self.region.kind is ServerKind.INSTANCE:
+            doors = [(self.region.exit, 3.0, None)] if self.region.exit is not None else []
+        else:
+            doors = [
+                (Point(x=p.x, y=p.y), p.radius, p.instance)
+                for p in world_map.portals
+                if p.region == self.region.name
+            ]
+        if not doors:
+            return
+        w = self.shard.world
+        lives = list(self._live.items())
+        slots = np.fromiter((w.slot(lv.link.eid) for _, lv in lives), np.intp, len(lives))
+        xs, ys = w.x[slots].astype(np.float64), w.y[slots].astype(np.float64)
+        for door, radius, instance in doors:
+            assert door is not None
+            inside = np.flatnonzero((xs - door.x) ** 2 + (ys - door.y) ** 2 <= radius * radius)
+            for i in inside.tolist():
+                cid, live = lives[i]
+                acct = live.character.account_id
+                if instance is None:  # the instance's exit
+                    back_region = live.base.return_region
+                    if back_region:
+                        self._go(
+                            cid, "instance",
+                            lambda c=cid, a=acct, r=back_region: oem.leave_instance(c, a, r),
+                        )
+                    continue
+                # Come back out a little beyond the doorway, on the side the player came from.
+                dx, dy = float(xs[i]) - door.x, float(ys[i]) - door.y
+                d = math.hypot(dx, dy)
+                ux, uy = (dx / d, dy / d) if d > 1e-6 else (1.0, 0.0)
+                back = (self.region.name, door.x + ux * radius * 2.5, door.y + uy * radius * 2.5)
+                self._go(
+                    cid, "instance",
+                    lambda c=cid, a=acct, t=instance, b=back: oem.enter_instance(c, a, t, b),
+                )
 
     async def drain(self) -> None:
         """Stop taking players and move every player to another shard of the region. The

@@ -309,6 +309,14 @@ class ServerRegistry(Protocol):
         the servers of neighbouring regions to show as ghosts."""
         ...
 
+    async def set_lockout(
+        self, realm: str, character_id: int, template: str, instance_id: str, ttl_ms: int
+    ) -> None:
+        """Bind a character to an instance of a dungeon until the lockout expires."""
+        ...
+
+    async def get_lockout(self, realm: str, character_id: int, template: str) -> str | None: ...
+
     async def border_feeds(self, realm: str, regions: list[str]) -> list[tuple[str, bytes]]:
         """The unexpired border payloads of every server of `regions`: (server_id, payload)."""
         ...

@@ -49,6 +49,11 @@ class CharacterState(Frozen):
     health: int = 100
     gold: int = 0
     items: tuple[ItemStack, ...] = ()
+    # Inside a dungeon instance: which one, and where to return when leaving it.
+    instance: str | None = None
+    return_region: str | None = None
+    return_x: float = 0.0
+    return_y: float = 0.0
 
 
 class Character(Frozen):

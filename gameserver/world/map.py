@@ -41,6 +41,26 @@ class Bounds(BaseModel):
         )
 
 
+class Point(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    x: float
+    y: float
+
+
+class Portal(BaseModel):
+    """A doorway in a world region into an instance (a dungeon): stepping within `radius`
+    of it takes the player (and, by the lockout and party rules, its group) inside."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    region: str
+    x: float
+    y: float
+    radius: float = Field(3.0, gt=0)
+    instance: str
+
+
 class RegionDef(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -49,6 +69,9 @@ class RegionDef(BaseModel):
     kind: ServerKind = ServerKind.WORLD
     max_speed: float = Field(7.0, gt=0, description="Run speed in metres per second (WoW: 7).")
     aoi_radius: float = Field(100.0, gt=0, description="Entities nearer than this are replicated.")
+    # Instances only: where players appear, and the doorway that takes them back out.
+    entry: Point | None = None
+    exit: Point | None = None
 
 
 class StartPoint(BaseModel):
@@ -65,6 +88,7 @@ class WorldMap(BaseModel):
 
     regions: tuple[RegionDef, ...]
     starts: dict[str, StartPoint]  # faction -> where its new characters appear
+    portals: tuple[Portal, ...] = ()
 
     @model_validator(mode="after")
     def _starts_inside(self) -> WorldMap:
@@ -75,6 +99,14 @@ class WorldMap(BaseModel):
                 raise ValueError(f"starts.{faction}.region: no region named {sp.region!r}")
             if not region.bounds.contains(sp.x, sp.y):
                 raise ValueError(f"starts.{faction}: ({sp.x}, {sp.y}) is outside {sp.region}")
+        for i, portal in enumerate(self.portals):
+            target = by_name.get(portal.instance)
+            if target is None or target.kind is not ServerKind.INSTANCE:
+                raise ValueError(f"portals.{i}.instance: no instance region {portal.instance!r}")
+            if target.entry is None or target.exit is None:
+                raise ValueError(f"regions.{portal.instance}: an instance needs entry and exit")
+            if portal.region not in by_name:
+                raise ValueError(f"portals.{i}.region: no region named {portal.region!r}")
         return self
 
     def region(self, name: str) -> RegionDef:
@@ -105,7 +137,15 @@ DEFAULT_MAP = WorldMap(
     regions=(
         RegionDef(name="elwynn", bounds=Bounds(min_x=0, min_y=0, max_x=1000, max_y=1000)),
         RegionDef(name="westfall", bounds=Bounds(min_x=-1000, min_y=0, max_x=0, max_y=1000)),
+        RegionDef(
+            name="deadmines",
+            kind=ServerKind.INSTANCE,
+            bounds=Bounds(min_x=0, min_y=0, max_x=300, max_y=300),
+            entry=Point(x=20.0, y=150.0),
+            exit=Point(x=10.0, y=150.0),
+        ),
     ),
+    portals=(Portal(region="westfall", x=-500.0, y=320.0, radius=3.0, instance="deadmines"),),
     starts={
         "alliance": StartPoint(region="elwynn", x=120.0, y=500.0, facing=0.0),
         "horde": StartPoint(region="elwynn", x=160.0, y=520.0, facing=math.pi),

@@ -13,7 +13,12 @@ import pytest
 import yaml
 from helm_python import Chart
 from realm_operator import crdgen
-from realm_operator.builders import Owner, build_realm_children, build_server_pod
+from realm_operator.builders import (
+    Owner,
+    build_realm_children,
+    build_server_pod,
+    build_token_secret,
+)
 from realm_operator.resources import (
     InvalidSpec,
     RealmSpec,
@@ -165,7 +170,7 @@ def test_builders_produce_valid_owned_manifests() -> None:
             "tokenKey": {"name": "tk", "key": "hex"},
         }
     )
-    for manifest in build_realm_children(OWNER, realm):
+    for manifest in [*build_realm_children(OWNER, realm), build_token_secret(OWNER, "ab" * 32)]:
         kubernetes_validate.validate(manifest, K8S_VERSION, strict=True)
         assert manifest["metadata"]["ownerReferences"][0]["uid"] == "u1"
     region = RegionSpec.model_validate(

@@ -41,6 +41,7 @@ class MemoryHotState(MemoryLoginQueue):
         self._beats: dict[tuple[str, str], _Beat] = {}
         self._drains: set[tuple[str, str]] = set()
         self._borders: dict[tuple[str, str], dict[str, tuple[int, bytes]]] = {}
+        self._lockouts: dict[tuple[str, int, str], tuple[int, str]] = {}
         self._metrics = OpMetrics(realm, "memory")
         self._login_queues: dict[str, RealmQueue] = {}  # see MemoryLoginQueue
 
@@ -157,6 +158,18 @@ class MemoryHotState(MemoryLoginQueue):
     async def drain_requested(self, realm: str, server_id: str) -> bool:
         return (realm, server_id) in self._drains
 
+
+    async def set_lockout(
+        self, realm: str, character_id: int, template: str, instance_id: str, ttl_ms: int
+    ) -> None:
+        self._lockouts[(realm, character_id, template)] = (self._clock() + ttl_ms, instance_id)
+
+    async def get_lockout(self, realm: str, character_id: int, template: str) -> str | None:
+        found = self._lockouts.get((realm, character_id, template))
+        if found is None or found[0] <= self._clock():
+            self._lockouts.pop((realm, character_id, template), None)
+            return None
+        return found[1]
 
     async def publish_border(
         self, realm: str, region: str, server_id: str, payload: bytes, ttl_ms: int

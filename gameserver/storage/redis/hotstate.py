@@ -321,6 +321,22 @@ class RedisHotState(RedisLoginQueue):
         )
         return bool(found)
 
+    def _lockout_key(self, realm: str, character_id: int, template: str) -> str:
+        return f"{self._p}lockout:{{{realm}}}:{character_id}:{template}"
+
+    @timed
+    async def set_lockout(
+        self, realm: str, character_id: int, template: str, instance_id: str, ttl_ms: int
+    ) -> None:
+        key = self._lockout_key(realm, character_id, template)
+        await self._call("set_lockout", self._client.set(key, instance_id, px=int(ttl_ms)))
+
+    @timed
+    async def get_lockout(self, realm: str, character_id: int, template: str) -> str | None:
+        key = self._lockout_key(realm, character_id, template)
+        found = await self._call("get_lockout", self._client.get(key))
+        return None if found is None else str(found)
+
     def _border_key(self, realm: str, region: str) -> str:
         return f"{self._p}border:{{{realm}}}:{region}"
 
