@@ -1,4 +1,5 @@
-"""Run the operator in a cluster: `python -m realm_operator` (the chart's command).
+"""Run the operator in a cluster: `realm operator` (the chart's args; `python -m
+realm_operator` is the same).
 
 Configuration comes from `REALM_OPERATOR_*` environment variables (see `OperatorSettings`).
 The operator runs standalone (one replica, `Recreate` rollout): kopf peering would need
