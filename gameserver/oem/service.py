@@ -119,6 +119,11 @@ class OemService:
         instances: InstanceManager | None = None,
     ) -> None:
         self.instances = instances
+        if world is not None:  # series at 0 from the start, so rate() sees the first handoff
+            for r in world.regions:
+                for why in ("border", "drain", "instance"):
+                    metrics.HANDOFFS.labels(realm, r.name, why)
+                metrics.HANDOFF_DURATION.labels(realm, r.name)
         self.rwam = rwam
         self.hot = hot
         self.directory = directory

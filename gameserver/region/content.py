@@ -126,11 +126,11 @@ ELWYNN = RegionContent(
         _camp("wolf", 300.0, 500.0, 6, 15.0)
         + _camp("kobold", 450.0, 650.0, 8, 20.0)
         + (SpawnPoint("hogger", 700.0, 300.0, respawn_ms=120_000),)
-        + (SpawnPoint("boar", 125.0, 480.0, respawn_ms=10_000),)
+        + (SpawnPoint("boar", 25.0, 480.0, respawn_ms=10_000),)
     ),
     # The Kobold mine's wall: a line of rock east of the start, with a gap.
     walls=(Rect(250.0, 400.0, 252.0, 480.0), Rect(250.0, 520.0, 252.0, 600.0)),
-    graveyard=(110.0, 480.0),
+    graveyard=(10.0, 480.0),
 )
 
 CONTENT: dict[str, RegionContent] = {"elwynn": ELWYNN}

@@ -147,7 +147,8 @@ DEFAULT_MAP = WorldMap(
     ),
     portals=(Portal(region="westfall", x=-500.0, y=320.0, radius=3.0, instance="deadmines"),),
     starts={
-        "alliance": StartPoint(region="elwynn", x=120.0, y=500.0, facing=0.0),
-        "horde": StartPoint(region="elwynn", x=160.0, y=520.0, facing=math.pi),
+        # Both near the Elwynn/Westfall border (x = 0): new players meet across it.
+        "alliance": StartPoint(region="elwynn", x=20.0, y=500.0, facing=0.0),
+        "horde": StartPoint(region="elwynn", x=30.0, y=520.0, facing=math.pi),
     },
 )

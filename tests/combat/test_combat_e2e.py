@@ -37,14 +37,14 @@ async def test_client_kills_an_npc_over_udp_and_rewards_are_saved(realm: Embedde
             if view is None:
                 return 0
             npcs = view[
-                (view["kind"] == 1) & (abs(view["x"] - 125) < 1) & (abs(view["y"] - 480) < 1)
+                (view["kind"] == 1) & (abs(view["x"] - 25) < 1) & (abs(view["y"] - 480) < 1)
             ]
             return int(npcs["id"][0]) if len(npcs) else 0
 
         await _until(lambda: boar() != 0)
         target = boar()
         # Turn to face it (a stationary frame), then Fireball until it dies.
-        c.move(125 - c.position[0], 480 - c.position[1], 0.05, speed=0.0)
+        c.move(25 - c.position[0], 480 - c.position[1], 0.05, speed=0.0)
         def dead():
             return any(
                     int(e["kind"]) == EV_DEATH and int(e["target"]) == target for e in c.events

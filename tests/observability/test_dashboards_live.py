@@ -77,17 +77,7 @@ STEP = "1s"
 # Panels whose metrics come from features still being built by other issues. Their
 # queries must parse and evaluate; they may be empty. Remove an entry when its feature
 # lands (the test warns when an entry's panel starts returning data).
-PENDING_FEATURE_PANELS: dict[tuple[str, str], str] = {
-    # Handoffs (#4) are emitted by the OEM, but the bots here never cross a region border.
-    ("openrealm-region-servers", "Handoffs by reason"): "#4 handoffs: realm_handoffs_total",
-    ("openrealm-region-servers", "Handoff duration p50 / p99"): (
-        "#4 handoffs: realm_handoff_duration_seconds"
-    ),
-    # Anti-cheat (#7) counts detections, but the bots here never cheat.
-    ("openrealm-region-servers", "Anti-cheat detections by kind"): (
-        "#7 anti-cheat: realm_anticheat_detections_total"
-    ),
-}
+PENDING_FEATURE_PANELS: dict[tuple[str, str], str] = {}
 
 
 class PendingPanelHasData(UserWarning):
@@ -343,6 +333,16 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
                 f"{SEATS} bots in the world for 10 s",
             ),
             (f"sum(realm_character_saves_total{{{sel}}}) > 0", "a character checkpoint"),
+            # The bots start near the Elwynn/Westfall border and wander across it; one of
+            # them is a mild speed hacker.
+            (
+                f"count(sum by (region) (realm_handoffs_total{{{sel}}}) > 0) >= 2",
+                "bots handed across the border both ways",
+            ),
+            (
+                f"sum(realm_anticheat_detections_total{{{sel}}}) > 0",
+                "the speed-hacking bot corrected",
+            ),
             (
                 f'sum(realm_packets_dropped_total{{{sel}, reason="oversized"}}) >= {GARBAGE_EACH}',
                 "the oversized datagrams counted",
