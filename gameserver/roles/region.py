@@ -25,7 +25,7 @@ from gameserver.rpc.oem import OemClient
 from gameserver.rpc.region import LinkHub, add_region
 from gameserver.rpc.transport import bind_server
 from gameserver.storage.factory import open_storage
-from gameserver.storage.models import ServerKind, ServerState
+from gameserver.storage.models import ServerState
 from gameserver.world.map import DEFAULT_MAP
 
 log = logging.getLogger(__name__)
@@ -66,16 +66,14 @@ async def start(s: RealmSettings) -> Running:
         address=f"{advertise_host(s)}:{port}",
         id_block=s.id_block or id_block_of(server_id),
     )
-    server.oem = oem
-    server.world_map = DEFAULT_MAP
-    if region.kind is ServerKind.WORLD:
-        server.shard.move_bounds = DEFAULT_MAP.continent_bounds()
+    server.connect(oem, DEFAULT_MAP)  # border crossings, portals, ghosts across borders
     add_region(grpc_server, server, hub)
     await grpc_server.start()
     stop_event = asyncio.Event()
     tasks = [
         asyncio.create_task(run_ticks(server, stop_event), name=f"tick-{server_id}"),
         asyncio.create_task(server.maintain(stop_event), name=f"maint-{server_id}"),
+        asyncio.create_task(server.run_borders(stop_event), name=f"borders-{server_id}"),
     ]
     await asyncio.sleep(0)  # the first tick makes it Ready; say so now, not in a second
     with contextlib.suppress(Exception):
@@ -105,5 +103,6 @@ async def start(s: RealmSettings) -> Running:
         {"grpc": port},
         stop,
         healthy=lambda: server.state is ServerState.READY,
+        finished=server.drained,  # drained and empty: the process exits (nothing to save)
         info={"server_id": server_id, "region": region.name, "address": server.address},
     )

@@ -65,6 +65,8 @@ class Running:
     stop: Callable[[], Awaitable[None]]
     healthy: Callable[[], bool] = lambda: True
     info: dict[str, Any] = field(default_factory=dict)
+    # Set when the role is done on its own (a drained region server): the process exits.
+    finished: asyncio.Event | None = None
 
 
 async def serve_metrics(
@@ -121,11 +123,14 @@ async def run_role(
     print(json.dumps(ready), flush=True)
     log.info("%s ready: %s", role, ready)
     try:
-        if stop_after_s is None:
-            await stop.wait()
-        else:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=stop_after_s)
+        waits = [asyncio.ensure_future(stop.wait())]
+        if running.finished is not None:
+            waits.append(asyncio.ensure_future(running.finished.wait()))
+        await asyncio.wait(waits, timeout=stop_after_s, return_when=asyncio.FIRST_COMPLETED)
+        for w in waits:
+            w.cancel()
+        if running.finished is not None and running.finished.is_set():
+            log.info("%s finished on its own", role)
     finally:
         serving = False
         for sig in (signal.SIGINT, signal.SIGTERM):  # saves must not be interrupted

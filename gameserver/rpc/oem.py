@@ -49,6 +49,29 @@ class OemServicer(pbg.OemServicer):
 
         return await serve_call(context, "Oem.Handoff", run)
 
+    async def EnterInstance(
+        self, request: pb.EnterInstanceRequest, context: Any
+    ) -> pb.HandoffReply:
+        async def run() -> pb.HandoffReply:
+            back = (request.back_region, request.back_x, request.back_y)
+            moved = await self.impl.enter_instance(
+                request.character_id, request.account_id, request.template, back
+            )
+            return pb.HandoffReply(moved=moved)
+
+        return await serve_call(context, "Oem.EnterInstance", run)
+
+    async def LeaveInstance(
+        self, request: pb.LeaveInstanceRequest, context: Any
+    ) -> pb.HandoffReply:
+        async def run() -> pb.HandoffReply:
+            moved = await self.impl.leave_instance(
+                request.character_id, request.account_id, request.to_region
+            )
+            return pb.HandoffReply(moved=moved)
+
+        return await serve_call(context, "Oem.LeaveInstance", run)
+
 
 def add_oem(server: Any, impl: OemApi) -> None:
     pbg.add_OemServicer_to_server(OemServicer(impl), server)
@@ -102,6 +125,37 @@ class OemClient:
             ),
             peer=self.address,
             method="Oem.Handoff",
+            deadline_s=self.timeout_s,
+        )
+        return reply.moved
+
+    async def enter_instance(
+        self, character_id: int, account_id: int, template: str, back: tuple[str, float, float]
+    ) -> bool:
+        reply: pb.HandoffReply = await call(
+            self._stub.EnterInstance,
+            pb.EnterInstanceRequest(
+                character_id=character_id,
+                account_id=account_id,
+                template=template,
+                back_region=back[0],
+                back_x=back[1],
+                back_y=back[2],
+            ),
+            peer=self.address,
+            method="Oem.EnterInstance",
+            deadline_s=self.timeout_s,
+        )
+        return reply.moved
+
+    async def leave_instance(self, character_id: int, account_id: int, to_region: str) -> bool:
+        reply: pb.HandoffReply = await call(
+            self._stub.LeaveInstance,
+            pb.LeaveInstanceRequest(
+                character_id=character_id, account_id=account_id, to_region=to_region
+            ),
+            peer=self.address,
+            method="Oem.LeaveInstance",
             deadline_s=self.timeout_s,
         )
         return reply.moved

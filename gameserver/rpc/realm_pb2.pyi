@@ -123,6 +123,32 @@ class HandoffReply(_message.Message):
     moved: bool
     def __init__(self, moved: _Optional[bool] = ...) -> None: ...
 
+class EnterInstanceRequest(_message.Message):
+    __slots__ = ("character_id", "account_id", "template", "back_region", "back_x", "back_y")
+    CHARACTER_ID_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    TEMPLATE_FIELD_NUMBER: _ClassVar[int]
+    BACK_REGION_FIELD_NUMBER: _ClassVar[int]
+    BACK_X_FIELD_NUMBER: _ClassVar[int]
+    BACK_Y_FIELD_NUMBER: _ClassVar[int]
+    character_id: int
+    account_id: int
+    template: str
+    back_region: str
+    back_x: float
+    back_y: float
+    def __init__(self, character_id: _Optional[int] = ..., account_id: _Optional[int] = ..., template: _Optional[str] = ..., back_region: _Optional[str] = ..., back_x: _Optional[float] = ..., back_y: _Optional[float] = ...) -> None: ...
+
+class LeaveInstanceRequest(_message.Message):
+    __slots__ = ("character_id", "account_id", "to_region")
+    CHARACTER_ID_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    TO_REGION_FIELD_NUMBER: _ClassVar[int]
+    character_id: int
+    account_id: int
+    to_region: str
+    def __init__(self, character_id: _Optional[int] = ..., account_id: _Optional[int] = ..., to_region: _Optional[str] = ...) -> None: ...
+
 class Continuity(_message.Message):
     __slots__ = ("last_seq", "client_ms", "session_ms", "pending")
     LAST_SEQ_FIELD_NUMBER: _ClassVar[int]

@@ -214,6 +214,16 @@ class OemStub:
                 request_serializer=gameserver_dot_rpc_dot_realm__pb2.HandoffRequest.SerializeToString,
                 response_deserializer=gameserver_dot_rpc_dot_realm__pb2.HandoffReply.FromString,
                 _registered_method=True)
+        self.EnterInstance = channel.unary_unary(
+                '/openrealm.v1.Oem/EnterInstance',
+                request_serializer=gameserver_dot_rpc_dot_realm__pb2.EnterInstanceRequest.SerializeToString,
+                response_deserializer=gameserver_dot_rpc_dot_realm__pb2.HandoffReply.FromString,
+                _registered_method=True)
+        self.LeaveInstance = channel.unary_unary(
+                '/openrealm.v1.Oem/LeaveInstance',
+                request_serializer=gameserver_dot_rpc_dot_realm__pb2.LeaveInstanceRequest.SerializeToString,
+                response_deserializer=gameserver_dot_rpc_dot_realm__pb2.HandoffReply.FromString,
+                _registered_method=True)
 
 
 class OemServicer:
@@ -238,6 +248,18 @@ class OemServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def EnterInstance(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def LeaveInstance(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_OemServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -254,6 +276,16 @@ def add_OemServicer_to_server(servicer, server):
             'Handoff': grpc.unary_unary_rpc_method_handler(
                     servicer.Handoff,
                     request_deserializer=gameserver_dot_rpc_dot_realm__pb2.HandoffRequest.FromString,
+                    response_serializer=gameserver_dot_rpc_dot_realm__pb2.HandoffReply.SerializeToString,
+            ),
+            'EnterInstance': grpc.unary_unary_rpc_method_handler(
+                    servicer.EnterInstance,
+                    request_deserializer=gameserver_dot_rpc_dot_realm__pb2.EnterInstanceRequest.FromString,
+                    response_serializer=gameserver_dot_rpc_dot_realm__pb2.HandoffReply.SerializeToString,
+            ),
+            'LeaveInstance': grpc.unary_unary_rpc_method_handler(
+                    servicer.LeaveInstance,
+                    request_deserializer=gameserver_dot_rpc_dot_realm__pb2.LeaveInstanceRequest.FromString,
                     response_serializer=gameserver_dot_rpc_dot_realm__pb2.HandoffReply.SerializeToString,
             ),
     }
@@ -338,6 +370,60 @@ class Oem:
             target,
             '/openrealm.v1.Oem/Handoff',
             gameserver_dot_rpc_dot_realm__pb2.HandoffRequest.SerializeToString,
+            gameserver_dot_rpc_dot_realm__pb2.HandoffReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EnterInstance(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/openrealm.v1.Oem/EnterInstance',
+            gameserver_dot_rpc_dot_realm__pb2.EnterInstanceRequest.SerializeToString,
+            gameserver_dot_rpc_dot_realm__pb2.HandoffReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def LeaveInstance(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/openrealm.v1.Oem/LeaveInstance',
+            gameserver_dot_rpc_dot_realm__pb2.LeaveInstanceRequest.SerializeToString,
             gameserver_dot_rpc_dot_realm__pb2.HandoffReply.FromString,
             options,
             channel_credentials,
