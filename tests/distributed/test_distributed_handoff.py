@@ -1,0 +1,109 @@
+"""Handoffs between region server processes, through the OEM and the RCM over gRPC:
+walking across the Elwynn/Westfall border (no input lost; each side sees the other across
+the border), and draining a shard (its players move to another shard, still online, and
+the drained process exits once it is empty)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from realm_client import RealmClient
+
+from gameserver.roles.local import LocalDistributedRealm
+from gameserver.storage.factory import open_hot_state
+from tests.distributed.test_distributed_journey import _player, _settle, _until, _walk
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
+
+
+@pytest.fixture
+async def distributed(
+    postgres_url: str, redis_url: str, tmp_path: Path
+) -> AsyncIterator[LocalDistributedRealm]:
+    realm = LocalDistributedRealm(
+        postgres_url,
+        redis_url,
+        tmp_path / "logs",
+        name=f"ho{uuid.uuid4().hex[:8]}",
+        extra_env={"REALM_ARGON2_TIME_COST": "1", "REALM_ARGON2_MEMORY_KIB": "1024"},
+        log_level="WARNING",
+    )
+    await realm.start()
+    try:
+        yield realm
+    finally:
+        await realm.stop()
+
+
+async def test_border_crossing_between_processes(distributed: LocalDistributedRealm) -> None:
+    realm = distributed
+    walker = await _player(realm, "walker", "Walker")
+    stayer = await _player(realm, "stayer", "Stayer")
+    try:
+        assert walker.world is not None and walker.world.server == "elwynn-0"
+        x0 = walker.position[0]  # the start is 20 m east of the border at x = 0
+        await _walk(walker, -1, 0, 60)  # 21 m west: into Westfall
+        await _settle(walker)
+        await _until(lambda: walker.handoffs == 1, 5, "no handoff")
+        assert walker.world is not None and walker.world.region == "westfall"
+        assert walker.world.server == "westfall-0"
+        p = walker.predictor
+        assert p is not None and p.acked_seq == p.seq == 60  # every input, exactly once
+        await _until(
+            lambda: walker.last_snapshot is not None
+            and walker.last_snapshot.you is not None
+            and abs(float(walker.last_snapshot.you["x"]) - (x0 - 60 * 0.35)) < 0.02,
+            5,
+            "the server does not agree on where the walker is",
+        )
+        # across the border, each sees the other (ghosts through the hot store)
+        walker.seen_players.clear()
+        stayer.seen_players.clear()
+        await asyncio.gather(_walk(walker, 0, 0, 20), _walk(stayer, 0, 0, 20))
+        await _until(
+            lambda: stayer.entity_id in walker.seen_players
+            and walker.entity_id in stayer.seen_players,
+            5,
+            "no sight across the border",
+        )
+        assert await walker.logout() is True
+    finally:
+        await walker.close()
+        await stayer.close()
+
+
+async def test_draining_a_shard_process(distributed: LocalDistributedRealm) -> None:
+    realm = distributed
+    players: list[RealmClient] = [
+        await _player(realm, f"miner{i}", f"Miner{'abc'[i]}") for i in range(3)
+    ]
+    try:
+        assert all(p.world is not None and p.world.server == "elwynn-0" for p in players)
+        env = realm._env(oem_address=realm.address("oem"), region="elwynn", server_id="elwynn-1")
+        await realm._spawn("region", "elwynn-1", env)
+        hot = await open_hot_state(realm.redis_url, realm=realm.name)
+        try:
+            await hot.request_drain(realm.name, "elwynn-0")
+        finally:
+            await hot.close()
+        for _ in range(60):  # keep playing while the drain moves everyone
+            if all(p.handoffs == 1 for p in players):
+                break
+            await asyncio.gather(*(_walk(p, 0, 1, 1) for p in players))
+        for p in players:
+            await _settle(p)
+            assert p.handoffs == 1 and p.world is not None and p.world.server == "elwynn-1"
+            assert p.connection is not None and p.connection.closed_reason is None
+            snap = p.last_snapshot
+            assert snap is not None and snap.you is not None
+            assert float(snap.you["y"]) == pytest.approx(p.position[1], abs=0.02)
+        # the drained process exits on its own, once empty, with code 0
+        drained = realm.child("elwynn-0")
+        assert await asyncio.wait_for(drained.proc.wait(), 15) == 0
+    finally:
+        for p in players:
+            await p.close()
