@@ -90,6 +90,17 @@ class RealmSettings(BaseSettings):
     instance_unload_delay_s: float = Field(
         60.0, ge=0, description="How long an empty dungeon instance is kept before unloading."
     )
+    instance_host_slots: int = Field(
+        10,
+        ge=1,
+        description="An instance host's capacity in region servers' worth of players: it holds"
+        " players_per_server times this across its dungeon instances.",
+    )
+    map_file: Path | None = Field(
+        None,
+        description="A world map as JSON (gameserver.world.map.WorldMap); unset: the built-in"
+        " map. Every role of a distributed realm must read the same one.",
+    )
     token_ttl_s: float = Field(
         60.0, gt=0, description="How long a login token may be used to connect."
     )

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from collections.abc import Iterable
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -132,6 +133,7 @@ class OemService:
         self.realm = realm
         self.lease_ttl_ms = lease_ttl_ms
         self._moving: set[int] = set()  # characters with a handoff in progress
+        self.handoff_seconds: deque[float] = deque(maxlen=10_000)  # recent, for benchmarks
         # Characters refused for want of room, by region: demand the scalers must see
         # (they are on no server yet), forgotten once placed or after a minute.
         self._unplaced: dict[str, dict[int, float]] = {}
@@ -310,8 +312,10 @@ class OemService:
             rcm.reroute(join.conn_id, self._placement(moved_to, result, moved_region))
         if moved_to is source:
             return False
+        took = time.perf_counter() - started
         metrics.HANDOFFS.labels(self.realm, region, reason).inc()
-        metrics.HANDOFF_DURATION.labels(self.realm, region).observe(time.perf_counter() - started)
+        metrics.HANDOFF_DURATION.labels(self.realm, region).observe(took)
+        self.handoff_seconds.append(took)
         return True
 
     # --- instances -------------------------------------------------------------------------

@@ -149,6 +149,32 @@ class LeaveInstanceRequest(_message.Message):
     to_region: str
     def __init__(self, character_id: _Optional[int] = ..., account_id: _Optional[int] = ..., to_region: _Optional[str] = ...) -> None: ...
 
+class CreateInstanceRequest(_message.Message):
+    __slots__ = ("template", "instance_id")
+    TEMPLATE_FIELD_NUMBER: _ClassVar[int]
+    INSTANCE_ID_FIELD_NUMBER: _ClassVar[int]
+    template: str
+    instance_id: str
+    def __init__(self, template: _Optional[str] = ..., instance_id: _Optional[str] = ...) -> None: ...
+
+class CreateInstanceReply(_message.Message):
+    __slots__ = ("heartbeat_json",)
+    HEARTBEAT_JSON_FIELD_NUMBER: _ClassVar[int]
+    heartbeat_json: bytes
+    def __init__(self, heartbeat_json: _Optional[bytes] = ...) -> None: ...
+
+class UnloadInstanceRequest(_message.Message):
+    __slots__ = ("instance_id",)
+    INSTANCE_ID_FIELD_NUMBER: _ClassVar[int]
+    instance_id: str
+    def __init__(self, instance_id: _Optional[str] = ...) -> None: ...
+
+class UnloadInstanceReply(_message.Message):
+    __slots__ = ("saved",)
+    SAVED_FIELD_NUMBER: _ClassVar[int]
+    saved: int
+    def __init__(self, saved: _Optional[int] = ...) -> None: ...
+
 class Continuity(_message.Message):
     __slots__ = ("last_seq", "client_ms", "session_ms", "pending")
     LAST_SEQ_FIELD_NUMBER: _ClassVar[int]

@@ -466,6 +466,16 @@ class RegionStub:
                 request_serializer=gameserver_dot_rpc_dot_realm__pb2.LinkUp.SerializeToString,
                 response_deserializer=gameserver_dot_rpc_dot_realm__pb2.LinkDown.FromString,
                 _registered_method=True)
+        self.CreateInstance = channel.unary_unary(
+                '/openrealm.v1.Region/CreateInstance',
+                request_serializer=gameserver_dot_rpc_dot_realm__pb2.CreateInstanceRequest.SerializeToString,
+                response_deserializer=gameserver_dot_rpc_dot_realm__pb2.CreateInstanceReply.FromString,
+                _registered_method=True)
+        self.UnloadInstance = channel.unary_unary(
+                '/openrealm.v1.Region/UnloadInstance',
+                request_serializer=gameserver_dot_rpc_dot_realm__pb2.UnloadInstanceRequest.SerializeToString,
+                response_deserializer=gameserver_dot_rpc_dot_realm__pb2.UnloadInstanceReply.FromString,
+                _registered_method=True)
 
 
 class RegionServicer:
@@ -498,6 +508,21 @@ class RegionServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateInstance(self, request, context):
+        """Instance hosts only (a region process for an instance region of the map): start and
+        stop dungeon instance shards. Every other call names its shard in the
+        `x-openrealm-server` metadata entry (absent: the process's only shard).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UnloadInstance(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RegionServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -520,6 +545,16 @@ def add_RegionServicer_to_server(servicer, server):
                     servicer.Link,
                     request_deserializer=gameserver_dot_rpc_dot_realm__pb2.LinkUp.FromString,
                     response_serializer=gameserver_dot_rpc_dot_realm__pb2.LinkDown.SerializeToString,
+            ),
+            'CreateInstance': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateInstance,
+                    request_deserializer=gameserver_dot_rpc_dot_realm__pb2.CreateInstanceRequest.FromString,
+                    response_serializer=gameserver_dot_rpc_dot_realm__pb2.CreateInstanceReply.SerializeToString,
+            ),
+            'UnloadInstance': grpc.unary_unary_rpc_method_handler(
+                    servicer.UnloadInstance,
+                    request_deserializer=gameserver_dot_rpc_dot_realm__pb2.UnloadInstanceRequest.FromString,
+                    response_serializer=gameserver_dot_rpc_dot_realm__pb2.UnloadInstanceReply.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -631,6 +666,60 @@ class Region:
             '/openrealm.v1.Region/Link',
             gameserver_dot_rpc_dot_realm__pb2.LinkUp.SerializeToString,
             gameserver_dot_rpc_dot_realm__pb2.LinkDown.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateInstance(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/openrealm.v1.Region/CreateInstance',
+            gameserver_dot_rpc_dot_realm__pb2.CreateInstanceRequest.SerializeToString,
+            gameserver_dot_rpc_dot_realm__pb2.CreateInstanceReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UnloadInstance(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/openrealm.v1.Region/UnloadInstance',
+            gameserver_dot_rpc_dot_realm__pb2.UnloadInstanceRequest.SerializeToString,
+            gameserver_dot_rpc_dot_realm__pb2.UnloadInstanceReply.FromString,
             options,
             channel_credentials,
             insecure,

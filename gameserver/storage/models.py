@@ -113,6 +113,9 @@ class ServerHeartbeat(Frozen):
     # (a draining server past its drain timeout may be deleted only if this holds).
     saved: bool = False
     sent_at_ms: int = 0
+    # An instance host (not a shard): its load is the sum of its instance shards', which
+    # heartbeat on their own; nobody places players on it, and load totals skip it.
+    host: bool = False
 
 
 class Route(Frozen):
