@@ -19,11 +19,11 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+from realm_client import RealmClient
 
 from gameserver.config import RealmSettings
 from gameserver.embedded.realm import EmbeddedRealm
 from gameserver.world.map import Bounds, RegionDef, StartPoint, WorldMap
-from realm_client import RealmClient
 
 BORDER = WorldMap(
     regions=(
@@ -42,7 +42,9 @@ async def _walker(url: str, i: int, seconds: float) -> int:
     try:
         await c.signup(f"walker{i}", "password123")
         await c.login(f"walker{i}", "password123")
-        name = "Wk" + "".join(("ba", "ce", "di", "fo", "gu", "ha", "je", "ki", "lo", "mu")[int(d)] for d in f"{i:04d}")
+        name = "Wk" + "".join(
+            ("ba", "ce", "di", "fo", "gu", "ha", "je", "ki", "lo", "mu")[int(d)] for d in f"{i:04d}"
+        )
         ch = await c.create_character(name, "human", "warrior")
         await c.enter_world(ch.id)
         loop = asyncio.get_running_loop()
@@ -64,15 +66,24 @@ async def _walker(url: str, i: int, seconds: float) -> int:
 async def one_run(players: int, seconds: float) -> tuple[int, float, float]:
     with tempfile.TemporaryDirectory() as tmp:
         settings = RealmSettings(
-            name="bench", data_dir=Path(tmp), http_port=0, udp_port=0, metrics_port=0,
-            argon2_time_cost=1, argon2_memory_kib=1024, autoscale=False,
-            players_per_server=max(200, players), max_players=10_000,
+            name="bench",
+            data_dir=Path(tmp),
+            http_port=0,
+            udp_port=0,
+            metrics_port=0,
+            argon2_time_cost=1,
+            argon2_memory_kib=1024,
+            autoscale=False,
+            players_per_server=max(200, players),
+            max_players=10_000,
         )
         realm = EmbeddedRealm(settings, world=BORDER)
         await realm.start()
         try:
             assert realm.addresses is not None and realm.oem is not None
-            await asyncio.gather(*(_walker(realm.addresses.http, i, seconds) for i in range(players)))
+            await asyncio.gather(
+                *(_walker(realm.addresses.http, i, seconds) for i in range(players))
+            )
             took = np.array(realm.oem.handoff_seconds) * 1000.0
         finally:
             await realm.stop()

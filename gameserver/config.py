@@ -67,10 +67,14 @@ class RealmSettings(BaseSettings):
         description="Seconds between character checkpoints: the most play a crash can lose.",
     )
     hot_checkpoint_interval_s: float = Field(
-        2.0, gt=0, description="Seconds between hot checkpoints (Redis): what a region server crash can lose."
+        2.0,
+        gt=0,
+        description="Seconds between hot checkpoints (Redis): what a region server crash can lose.",
     )
     lease_ttl_s: float = Field(
-        30.0, gt=1, description="Character lease lifetime; a dead server's characters are free after it."
+        30.0,
+        gt=1,
+        description="Character lease lifetime; a dead server's characters are free after it.",
     )
     autoscale: bool = Field(
         True, description="Let the local supervisor add and drain region shards by load."
@@ -83,7 +87,9 @@ class RealmSettings(BaseSettings):
     drain_timeout_s: float = Field(
         300.0, gt=0, description="How long a draining shard may take to move its players."
     )
-    instance_hosts: int = Field(2, ge=1, description="Hosts that dungeon instances are packed onto.")
+    instance_hosts: int = Field(
+        2, ge=1, description="Hosts that dungeon instances are packed onto."
+    )
     instance_lockout_s: float = Field(
         3600.0, gt=0, description="How long a character stays saved to its dungeon instance."
     )

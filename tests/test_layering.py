@@ -25,3 +25,9 @@ def test_operator_folder_does_not_shadow_the_stdlib() -> None:
     )
     assert "site-packages" not in r.stdout and str(ROOT / "operator") not in r.stdout
     assert r.stdout.strip().endswith("operator.py")
+
+
+def test_ruff_is_clean() -> None:
+    exe = shutil.which("ruff") or str(Path(sys.executable).parent / "ruff")
+    r = subprocess.run([exe, "check", "."], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-1000:]

@@ -17,7 +17,22 @@ from realm_client.client import ClientError, RealmClient
 from realm_client.gateway import QueueUpdate
 from realm_client.social import ActionRefused
 
-_SYLLABLES = ("ka", "ro", "mi", "tel", "dor", "an", "vel", "is", "gar", "lun", "bri", "tho", "sen", "ul")
+_SYLLABLES = (
+    "ka",
+    "ro",
+    "mi",
+    "tel",
+    "dor",
+    "an",
+    "vel",
+    "is",
+    "gar",
+    "lun",
+    "bri",
+    "tho",
+    "sen",
+    "ul",
+)
 
 
 def random_name(rng: random.Random) -> str:
@@ -204,7 +219,9 @@ class Bot:
         return hx + d * math.cos(a), hy + d * math.sin(a)
 
 
-async def run_bots(gateway_url: str, n: int, duration_s: float, *, stagger_s: float = 0.05) -> list[BotReport]:
+async def run_bots(
+    gateway_url: str, n: int, duration_s: float, *, stagger_s: float = 0.05
+) -> list[BotReport]:
     async def one(i: int) -> BotReport:
         await asyncio.sleep(i * stagger_s)
         # One bot in ten (and the last of a small group) is a mild speed hacker: the realm

@@ -1,20 +1,20 @@
 """The client library a game client uses: the player's journey as one async API.
 
-    client = RealmClient("http://127.0.0.1:8080")
-    await client.signup("matt", "correct horse")
-    await client.login("matt", "correct horse")
-    char = await client.create_character("Matt", "human", "warrior")
-    await client.enter_world(char.id)
-    client.move(1.0, 0.0, 0.05)            # once per frame
-    ... client.position, client.visible ...
-    await client.logout()
+client = RealmClient("http://127.0.0.1:8080")
+await client.signup("matt", "correct horse")
+await client.login("matt", "correct horse")
+char = await client.create_character("Matt", "human", "warrior")
+await client.enter_world(char.id)
+client.move(1.0, 0.0, 0.05)            # once per frame
+... client.position, client.visible ...
+await client.logout()
 """
 
 from __future__ import annotations
 
-import time
 import asyncio
 import math
+import time
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -221,7 +221,10 @@ class RealmClient:
         self.last_snapshot = snap
         if self.predictor is not None and snap.you is not None:
             self.predictor.reconcile(
-                snap.last_input_seq, float(snap.you["x"]), float(snap.you["y"]), snap.corrected,
+                snap.last_input_seq,
+                float(snap.you["x"]),
+                float(snap.you["y"]),
+                snap.corrected,
                 knockback=bool(int(snap.you["flags"]) & 8),
             )
         for ev in snap.events:

@@ -4,6 +4,7 @@ and its hash checked before it replaces the old one."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 from dataclasses import dataclass
@@ -35,19 +36,25 @@ def stale_files(root: Path, manifest: dict[str, dict[str, object]]) -> list[str]
     return stale
 
 
+def _install(root: Path, rel: str, data: bytes, sha256: str) -> None:
+    """Check and write one downloaded file (beside its target, then renamed over it)."""
+    target = (root / rel).resolve()
+    if root.resolve() not in target.parents:
+        raise ValueError(f"patch path escapes the client directory: {rel}")
+    if hashlib.sha256(data).hexdigest() != sha256:
+        raise ValueError(f"downloaded {rel} does not match the manifest")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(target.name + ".part")
+    tmp.write_bytes(data)
+    os.replace(tmp, target)
+
+
 async def update(gateway: GatewayClient, root: Path) -> PatchResult:
+    """Bring the client directory `root` up to the patch server's manifest. Hashing and
+    writing run in a worker thread: a game client's event loop must keep ticking."""
     manifest = (await gateway.manifest())["files"]
-    root_resolved = root.resolve()
-    todo = stale_files(root, manifest)
+    todo = await asyncio.to_thread(stale_files, root, manifest)
     for rel in todo:
-        target = (root / rel).resolve()
-        if root_resolved not in target.parents:
-            raise ValueError(f"patch path escapes the client directory: {rel}")
         data = await gateway.download(rel)
-        if hashlib.sha256(data).hexdigest() != manifest[rel]["sha256"]:
-            raise ValueError(f"downloaded {rel} does not match the manifest")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(target.name + ".part")
-        tmp.write_bytes(data)
-        os.replace(tmp, target)
+        await asyncio.to_thread(_install, root, rel, data, str(manifest[rel]["sha256"]))
     return PatchResult(len(manifest), tuple(todo))

@@ -37,7 +37,9 @@ class OemApi(Protocol):
         self, account_id: int, reason: str = "logout", kick: str | None = None
     ) -> bool: ...
 
-    async def handoff(self, character_id: int, account_id: int, to_region: str | None, reason: str) -> bool:
+    async def handoff(
+        self, character_id: int, account_id: int, to_region: str | None, reason: str
+    ) -> bool:
         """Move a player to a server of `to_region` (a border crossing), or to another
         shard of its own region when None (a drain). True if it moved."""
         ...

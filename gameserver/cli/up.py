@@ -218,14 +218,14 @@ async def _run(
     }
     if n_bots:
         try:
-            data = json.loads(bot_json.read_text())
+            data = json.loads(await asyncio.to_thread(bot_json.read_text))
             bots_summary.update(
                 {k: data[k] for k in ("bots", "bots_in_world", "bots_saw_others", "bot_errors")}
             )
             bots_summary["bots_saved_on_logout"] = data.get("bots_saved_on_logout", 0)
         except (OSError, ValueError, KeyError):
             bots_summary["bot_errors"] = ["the bot process left no report"]
-    bot_json.unlink(missing_ok=True)
+    await asyncio.to_thread(bot_json.unlink, missing_ok=True)
     return {
         **bots_summary,
         "ticks": ticks,

@@ -21,9 +21,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from gameserver import metrics
 from gameserver.api.region import InputSink
 from gameserver.config import RealmSettings
-from gameserver.embedded.world import RegionWorld
 from gameserver.embedded.fleet import EmbeddedFleet
 from gameserver.embedded.instances import EmbeddedInstanceHosts
+from gameserver.embedded.world import RegionWorld
 from gameserver.gateway.accounts import AccountService
 from gameserver.gateway.http import RealmInfo, build_app
 from gameserver.gateway.login_queue import AdmissionRate, LoginQueue, QueueSettings, SeatKeeper

@@ -34,6 +34,7 @@ class HostView:
     host_id: str
     capacity: int  # players across all its instances
     players: int
+    templates: frozenset[str] | None = None  # the dungeons it runs (None: any)
 
 
 def choose_host(hosts: Iterable[HostView], needed: int = 1) -> str | None:
@@ -58,7 +59,9 @@ class InstanceHosts(Protocol):
 
     def hosts(self) -> list[HostView]: ...
 
-    async def create(self, host_id: str, template: RegionDef, instance_id: str) -> InstanceServer: ...
+    async def create(
+        self, host_id: str, template: RegionDef, instance_id: str
+    ) -> InstanceServer: ...
 
     async def unload(self, server_id: str) -> None: ...
 
@@ -89,13 +92,16 @@ class InstanceManager:
         inst = self.instances.get(instance_id)
         return inst.server if inst is not None else None
 
-    async def instance_for(self, character_id: int, template: RegionDef) -> tuple[str, InstanceServer]:
+    async def instance_for(
+        self, character_id: int, template: RegionDef
+    ) -> tuple[str, InstanceServer]:
         """The instance `character_id` enters for `template` (created if need be)."""
         locked = await self.hot.get_lockout(self.realm, character_id, template.name)
         party = [
             self.located[m]
             for m in self.party_members(character_id)
-            if m != character_id and m in self.located
+            if m != character_id
+            and m in self.located
             and self.instances.get(self.located[m]) is not None
             and self.instances[self.located[m]].template == template.name
         ]
@@ -110,7 +116,9 @@ class InstanceManager:
         elif party:
             chosen = party[0]
         if chosen is None:
-            host = choose_host(self.hosts.hosts())
+            host = choose_host(
+                h for h in self.hosts.hosts() if h.templates is None or template.name in h.templates
+            )
             if host is None:
                 raise InstanceError("no_capacity", "every instance server is full; try again soon")
             chosen = f"{template.name}-{next(self._ids)}"

@@ -21,8 +21,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
-from collections.abc import Iterable
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import Protocol
 
@@ -31,8 +30,8 @@ from gameserver.api.oem import OemError, Placement
 from gameserver.api.rcm import RcmApi
 from gameserver.api.region import JoinResult, PlayerJoin, RegionServerApi
 from gameserver.api.rwam import RwamApi
-from gameserver.storage.interfaces import HotState
 from gameserver.oem.instances import InstanceError, InstanceManager
+from gameserver.storage.interfaces import HotState
 from gameserver.storage.models import CharacterState, Route
 from gameserver.world.map import WorldMap
 
@@ -348,8 +347,13 @@ class OemService:
             def inside(st: CharacterState) -> CharacterState:
                 return st.model_copy(
                     update={
-                        "region": template, "x": entry.x, "y": entry.y, "instance": instance_id,
-                        "return_region": back[0], "return_x": back[1], "return_y": back[2],
+                        "region": template,
+                        "x": entry.x,
+                        "y": entry.y,
+                        "instance": instance_id,
+                        "return_region": back[0],
+                        "return_x": back[1],
+                        "return_y": back[2],
                     }
                 )
 

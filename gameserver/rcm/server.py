@@ -341,7 +341,8 @@ class RcmServer(asyncio.DatagramProtocol):
         held, s.held = s.held or [], None
         if placement is not None and s.character_id is not None:
             s.server = self.sinks(placement.server_id, placement.address)
-            self._send(s, s.conn.send(self._entered(placement), reliable=True, now=time.monotonic()))
+            notice = s.conn.send(self._entered(placement), reliable=True, now=time.monotonic())
+            self._send(s, notice)
         for kind, msg in held:
             if kind == 0:
                 self._dispatch(s, Envelope(msg))

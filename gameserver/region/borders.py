@@ -81,7 +81,11 @@ class BorderView:
                     continue
                 kind = (int(row["kind"]) & KIND_MASK) | KIND_GHOST
                 slot = world.adopt(
-                    eid, kind, float(row["x"]), float(row["y"]), float(row["facing"]),
+                    eid,
+                    kind,
+                    float(row["x"]),
+                    float(row["y"]),
+                    float(row["facing"]),
                     int(row["level"]),
                 )
                 self.ghosts[eid] = slot

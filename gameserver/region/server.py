@@ -20,6 +20,7 @@ import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Protocol, TypeVar
 
 import numpy as np
@@ -574,6 +575,7 @@ class RegionServer:
         oem, world_map = self.oem, self.world_map
         if oem is None or world_map is None or not self._live:
             return
+        doors: list[tuple[Point, float, str | None]]
         if self.region.kind is ServerKind.INSTANCE:
             doors = [(self.region.exit, 3.0, None)] if self.region.exit is not None else []
         else:
@@ -589,7 +591,6 @@ class RegionServer:
         slots = np.fromiter((w.slot(lv.link.eid) for _, lv in lives), np.intp, len(lives))
         xs, ys = w.x[slots].astype(np.float64), w.y[slots].astype(np.float64)
         for door, radius, instance in doors:
-            assert door is not None
             inside = np.flatnonzero((xs - door.x) ** 2 + (ys - door.y) ** 2 <= radius * radius)
             for i in inside.tolist():
                 cid, live = lives[i]
@@ -597,20 +598,15 @@ class RegionServer:
                 if instance is None:  # the instance's exit
                     back_region = live.base.return_region
                     if back_region:
-                        self._go(
-                            cid, "instance",
-                            lambda c=cid, a=acct, r=back_region: oem.leave_instance(c, a, r),
-                        )
+                        leave = partial(oem.leave_instance, cid, acct, back_region)
+                        self._go(cid, "instance", leave)
                     continue
                 # Come back out a little beyond the doorway, on the side the player came from.
                 dx, dy = float(xs[i]) - door.x, float(ys[i]) - door.y
                 d = math.hypot(dx, dy)
                 ux, uy = (dx / d, dy / d) if d > 1e-6 else (1.0, 0.0)
                 back = (self.region.name, door.x + ux * radius * 2.5, door.y + uy * radius * 2.5)
-                self._go(
-                    cid, "instance",
-                    lambda c=cid, a=acct, t=instance, b=back: oem.enter_instance(c, a, t, b),
-                )
+                self._go(cid, "instance", partial(oem.enter_instance, cid, acct, instance, back))
 
     async def drain(self) -> None:
         """Stop taking players and move every player to another shard of the region. The

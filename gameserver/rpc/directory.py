@@ -10,6 +10,12 @@ checkpoints when their leases expire).
 
 Between two heartbeats the directory counts the players it placed itself, so a burst of
 logins spreads over the shards instead of piling onto the one that looked emptiest.
+
+Instance hosts heartbeat too (`host=True`): they are kept apart (`hosts()`, for packing
+instances onto them) and never placed on; their instance shards heartbeat like any server.
+A shard the OEM has just created is `register`ed from the host's answer at once, and kept
+for a grace period even before its first heartbeat is read, so the handoff into it need
+not wait for the registry.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable, Iterable
 
 from gameserver.api.region import Extracted, JoinResult, PlayerJoin
@@ -111,6 +118,9 @@ class HeartbeatDirectory:
         self.timeout_s = timeout_s
         self.before_extract = before_extract
         self._servers: dict[str, RemoteRegion] = {}
+        self._hosts: dict[str, ServerHeartbeat] = {}
+        self._registered: dict[str, float] = {}  # server id -> when, until its beat is seen
+        self.register_grace_s = 10.0
         self._retired: list[RemoteRegion] = []
 
     def _max_speed(self, region: str) -> float:
@@ -123,26 +133,62 @@ class HeartbeatDirectory:
         """Re-read the registry: add new servers, update loads, drop expired ones."""
         beats = await self.hot.servers(self.realm)
         seen: set[str] = set()
+        hosts: dict[str, ServerHeartbeat] = {}
         for beat in beats:
             if not beat.address:
                 continue
+            if beat.host:
+                hosts[beat.server_id] = beat
+                continue
             seen.add(beat.server_id)
-            known = self._servers.get(beat.server_id)
-            if known is not None and known.address != beat.address:
-                self._retired.append(known)  # the same id on a new address: a restart
-                known = None
-            if known is None:
-                self._servers[beat.server_id] = RemoteRegion(
-                    beat,
-                    max_speed=self._max_speed(beat.region),
-                    timeout_s=self.timeout_s,
-                    before_extract=self.before_extract,
-                )
-            else:
-                known.update(beat)
+            self._registered.pop(beat.server_id, None)
+            self._upsert(beat)
+        self._hosts = hosts
+        now = time.monotonic()
         for sid in [s for s in self._servers if s not in seen]:
+            registered = self._registered.get(sid)
+            if registered is not None and now - registered < self.register_grace_s:
+                continue  # created a moment ago: its first heartbeat is on its way
             log.info("region server %s stopped heartbeating; forgetting it", sid)
+            self._registered.pop(sid, None)
             self._retired.append(self._servers.pop(sid))
+
+    def _upsert(self, beat: ServerHeartbeat) -> RemoteRegion:
+        known = self._servers.get(beat.server_id)
+        if known is not None and known.address != beat.address:
+            self._retired.append(known)  # the same id on a new address: a restart
+            known = None
+        if known is None:
+            known = self._servers[beat.server_id] = RemoteRegion(
+                beat,
+                max_speed=self._max_speed(beat.region),
+                timeout_s=self.timeout_s,
+                before_extract=self.before_extract,
+            )
+        else:
+            known.update(beat)
+        return known
+
+    def register(self, beat: ServerHeartbeat) -> RemoteRegion:
+        """Know a server now, from a heartbeat handed over directly (an instance shard the
+        OEM just had a host create), rather than at the next read of the registry."""
+        self._registered[beat.server_id] = time.monotonic()
+        return self._upsert(beat)
+
+    def forget(self, server_id: str) -> None:
+        """Drop a server that is gone (an unloaded instance) without waiting for its
+        heartbeat to expire."""
+        self._registered.pop(server_id, None)
+        gone = self._servers.pop(server_id, None)
+        if gone is not None:
+            self._retired.append(gone)
+
+    def hosts(self) -> list[ServerHeartbeat]:
+        """The live instance hosts' own heartbeats (their load is their shards' sum)."""
+        return list(self._hosts.values())
+
+    def host(self, host_id: str) -> ServerHeartbeat | None:
+        return self._hosts.get(host_id)
 
     async def run(self, stop: asyncio.Event, interval_s: float = 0.5) -> None:
         while not stop.is_set():

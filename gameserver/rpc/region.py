@@ -21,6 +21,14 @@ the tick already speak, unchanged: no re-encoding on either side.
   the datagram path. Its link reconnects with backoff while it is in use; inputs that
   arrive while it is down are dropped (the client repeats its last few frames in every
   datagram, and acks tell it what was lost).
+
+**Several shards in one process** (an instance host runs one shard per dungeon instance):
+every unary call names its shard in the `x-openrealm-server` metadata entry (the
+client's `server_id`; a process with one shard checks it is that one, so a stale address
+never reaches the wrong server), and the process's one `Link` per RCM routes each input
+to the shard it placed that character on. The RCM's `RegionPool` therefore keeps one link
+per address, shared by the clients of every shard there. `CreateInstance` and
+`UnloadInstance` start and stop instance shards on a host.
 """
 
 from __future__ import annotations
@@ -41,7 +49,7 @@ from gameserver.rpc import realm_pb2 as pb
 from gameserver.rpc import realm_pb2_grpc as pbg
 from gameserver.rpc.errors import serve_call
 from gameserver.rpc.transport import call, open_channel
-from gameserver.storage.models import CharacterState
+from gameserver.storage.models import CharacterState, ServerHeartbeat
 from gameserver.wire.errors import WireError
 from gameserver.wire.messages import (
     CastAbility,
@@ -58,6 +66,7 @@ from gameserver.wire.structs import INPUT_FRAME_DTYPE
 log = logging.getLogger(__name__)
 
 RCM_KEY = "x-openrealm-rcm"
+SERVER_KEY = "x-openrealm-server"
 MAX_FRAMES_PER_BATCH = 64  # as many as one datagram can carry, with room to spare
 _FRAME = INPUT_FRAME_DTYPE.itemsize
 
@@ -84,6 +93,41 @@ class HostedRegion(Protocol):
     def submit_inputs(self, character_id: int, frames: npt.NDArray[np.void]) -> None: ...
 
     def submit_command(self, character_id: int, msg: Message) -> None: ...
+
+
+class ShardSet(Protocol):
+    """The region servers one process hosts, as its servicer routes calls to them."""
+
+    def shard(self, server_id: str) -> HostedRegion | None:
+        """The shard `server_id` ("": the process's only one), or None if not here."""
+        ...
+
+    async def create_instance(self, template: str, instance_id: str) -> ServerHeartbeat:
+        """Start an instance shard (idempotent) and return its first heartbeat."""
+        ...
+
+    async def unload_instance(self, instance_id: str) -> int:
+        """Stop an instance shard (saving anyone still in it); returns how many were."""
+        ...
+
+
+class OneShard:
+    """A process with one region server (a world region)."""
+
+    def __init__(self, impl: HostedRegion) -> None:
+        self.impl = impl
+
+    def shard(self, server_id: str) -> HostedRegion | None:
+        own = getattr(self.impl, "server_id", None)
+        if server_id and own is not None and server_id != own:
+            return None
+        return self.impl
+
+    async def create_instance(self, template: str, instance_id: str) -> ServerHeartbeat:
+        raise LookupError("this region server is not an instance host")
+
+    async def unload_instance(self, instance_id: str) -> int:
+        raise LookupError("this region server is not an instance host")
 
 
 def decode_frames(raw: bytes) -> npt.NDArray[np.void] | None:
@@ -219,30 +263,45 @@ class LinkHub:
         return len(self._links)
 
 
+def _metadata(context: Any) -> dict[str, str]:
+    return {k: v for k, v in (context.invocation_metadata() or ()) if isinstance(v, str)}
+
+
 class RegionServicer(pbg.RegionServicer):
-    def __init__(self, impl: HostedRegion, hub: LinkHub) -> None:
-        self.impl = impl
+    def __init__(self, shards: ShardSet, hub: LinkHub) -> None:
+        self.shards = shards
         self.hub = hub
         self._conn_of: dict[int, int] = {}  # character id -> conn id
+        self._where: dict[int, HostedRegion] = {}  # character id -> the shard holding it
         self.dropped_frames = 0
+
+    def _target(self, context: Any) -> HostedRegion:
+        server_id = _metadata(context).get(SERVER_KEY, "")
+        shard = self.shards.shard(server_id)
+        if shard is None:
+            raise LookupError(f"no region server {server_id!r} here")
+        return shard
 
     async def AddPlayer(self, request: pb.PlayerJoin, context: Any) -> pb.JoinResult:
         async def run() -> pb.JoinResult:
+            shard = self._target(context)
             join = convert.player_join_of(request)
             cid = join.character.id
             self.hub.bind(join.conn_id, join.rcm)
             try:
-                result = await self.impl.add_player(join)
+                result = await shard.add_player(join)
             except BaseException:
                 if self._conn_of.get(cid) != join.conn_id:
                     self.hub.unbind(join.conn_id)
                 raise
             self._conn_of[cid] = join.conn_id
+            self._where[cid] = shard
             return convert.join_result_pb(result)
 
         return await serve_call(context, "Region.AddPlayer", run)
 
     def _forget(self, character_id: int) -> None:
+        self._where.pop(character_id, None)
         conn = self._conn_of.pop(character_id, None)
         if conn is not None:
             self.hub.unbind(conn)
@@ -252,7 +311,8 @@ class RegionServicer(pbg.RegionServicer):
     ) -> pb.RemovePlayerReply:
         async def run() -> pb.RemovePlayerReply:
             kick = request.kick if request.HasField("kick") else None
-            state = await self.impl.remove_player(request.character_id, request.reason, kick)
+            shard = self._target(context)
+            state = await shard.remove_player(request.character_id, request.reason, kick)
             self.hub.flush()  # the kick (if any) leaves before the binding goes
             self._forget(request.character_id)
             if state is None:
@@ -265,7 +325,8 @@ class RegionServicer(pbg.RegionServicer):
         self, request: pb.ExtractPlayerRequest, context: Any
     ) -> pb.ExtractPlayerReply:
         async def run() -> pb.ExtractPlayerReply:
-            extracted = await self.impl.extract_player(request.character_id, request.reason)
+            shard = self._target(context)
+            extracted = await shard.extract_player(request.character_id, request.reason)
             self._forget(request.character_id)
             if extracted is None:
                 return pb.ExtractPlayerReply()
@@ -276,26 +337,26 @@ class RegionServicer(pbg.RegionServicer):
     async def Link(
         self, request_iterator: AsyncIterator[pb.LinkUp], context: Any
     ) -> AsyncIterator[pb.LinkDown]:
-        meta = {k: v for k, v in (context.invocation_metadata() or ()) if isinstance(v, str)}
-        rcm = meta.get(RCM_KEY, "")
+        rcm = _metadata(context).get(RCM_KEY, "")
         q = self.hub.attach(rcm)
 
         async def read() -> None:
             try:
                 async for up in request_iterator:
                     for batch in up.inputs:
+                        shard = self._holder(batch.character_id)
                         if batch.command:
                             msg = decode_command(batch.command)
-                            if msg is None:
+                            if msg is None or shard is None:
                                 self.dropped_frames += 1
                             else:
-                                self.impl.submit_command(batch.character_id, msg)
+                                shard.submit_command(batch.character_id, msg)
                             continue
                         frames = decode_frames(batch.frames)
-                        if frames is None:
+                        if frames is None or shard is None:
                             self.dropped_frames += 1
                             continue
-                        self.impl.submit_inputs(batch.character_id, frames)
+                        shard.submit_inputs(batch.character_id, frames)
             except (asyncio.CancelledError, grpc.aio.AioRpcError):
                 pass
             finally:
@@ -315,8 +376,44 @@ class RegionServicer(pbg.RegionServicer):
                 await reader
 
 
+    def _holder(self, character_id: int) -> HostedRegion | None:
+        """The shard an input of `character_id` goes to: the one it was placed on here,
+        else the process's only shard (which ignores characters it does not hold)."""
+        shard = self._where.get(character_id)
+        return shard if shard is not None else self.shards.shard("")
+
+    async def CreateInstance(
+        self, request: pb.CreateInstanceRequest, context: Any
+    ) -> pb.CreateInstanceReply:
+        async def run() -> pb.CreateInstanceReply:
+            beat = await self.shards.create_instance(request.template, request.instance_id)
+            return pb.CreateInstanceReply(heartbeat_json=beat.model_dump_json().encode())
+
+        return await serve_call(context, "Region.CreateInstance", run)
+
+    async def UnloadInstance(
+        self, request: pb.UnloadInstanceRequest, context: Any
+    ) -> pb.UnloadInstanceReply:
+        async def run() -> pb.UnloadInstanceReply:
+            gone = self.shards.shard(request.instance_id)
+            saved = await self.shards.unload_instance(request.instance_id)
+            self.hub.flush()  # kicks of anyone still inside leave before the bindings go
+            if gone is not None:
+                for cid in [c for c, s in self._where.items() if s is gone]:
+                    self._forget(cid)
+            return pb.UnloadInstanceReply(saved=saved)
+
+        return await serve_call(context, "Region.UnloadInstance", run)
+
+
 def add_region(server: Any, impl: HostedRegion, hub: LinkHub) -> RegionServicer:
-    servicer = RegionServicer(impl, hub)
+    """Serve one region server (a world region's process)."""
+    return add_region_shards(server, OneShard(impl), hub)
+
+
+def add_region_shards(server: Any, shards: ShardSet, hub: LinkHub) -> RegionServicer:
+    """Serve every shard of a process (an instance host), routed by server id."""
+    servicer = RegionServicer(shards, hub)
     pbg.add_RegionServicer_to_server(servicer, server)
     return servicer
 
@@ -327,7 +424,8 @@ class RegionClient:
 
     `outbox` receives the link's downstream (the RCM); without one (the OEM) the link is
     never opened. `rcm_id` names this RCM to the region server, which routes the snapshots
-    of the players this RCM placed to this link.
+    of the players this RCM placed to this link. With `link_via`, inputs go over that
+    client's link (and channel) instead: one link per process, shared by its shards.
     """
 
     def __init__(
@@ -340,6 +438,7 @@ class RegionClient:
         rcm_id: str = "",
         timeout_s: float = 10.0,
         max_backlog: int = 256,
+        link_via: RegionClient | None = None,
     ) -> None:
         self.address = address
         self.server_id = server_id
@@ -348,14 +447,16 @@ class RegionClient:
         self.rcm_id = rcm_id
         self.timeout_s = timeout_s
         self.max_backlog = max_backlog
-        self._channel = open_channel(address)
+        self._via = link_via
+        self._channel = link_via._channel if link_via is not None else open_channel(address)
         self._stub = pbg.RegionStub(self._channel)
+        self._meta = ((SERVER_KEY, server_id),) if server_id else None
         self._up: asyncio.Queue[pb.LinkUp] = asyncio.Queue()
         self._batch: list[pb.InputBatch] = []
         self._flush_scheduled = False
         self._link_task: asyncio.Task[None] | None = None
         self._closed = False
-        self.link_up = asyncio.Event()
+        self.link_up = link_via.link_up if link_via is not None else asyncio.Event()
         self.dropped_inputs = 0
         self.link_failures = 0
 
@@ -367,6 +468,7 @@ class RegionClient:
             peer=self.address,
             method="Region.AddPlayer",
             deadline_s=self.timeout_s,
+            metadata=self._meta,
         )
         return convert.join_result_of(reply)
 
@@ -379,6 +481,7 @@ class RegionClient:
             peer=self.address,
             method="Region.RemovePlayer",
             deadline_s=self.timeout_s,
+            metadata=self._meta,
         )
         return convert.state_of(reply.state_json) if reply.HasField("state_json") else None
 
@@ -389,12 +492,38 @@ class RegionClient:
             peer=self.address,
             method="Region.ExtractPlayer",
             deadline_s=self.timeout_s,
+            metadata=self._meta,
         )
         return convert.extracted_of(reply.extracted) if reply.HasField("extracted") else None
+
+    # --- instance hosts ----------------------------------------------------------------------
+    async def create_instance(self, template: str, instance_id: str) -> ServerHeartbeat:
+        """Start instance shard `instance_id` of `template` on this host; its heartbeat."""
+        reply: pb.CreateInstanceReply = await call(
+            self._stub.CreateInstance,
+            pb.CreateInstanceRequest(template=template, instance_id=instance_id),
+            peer=self.address,
+            method="Region.CreateInstance",
+            deadline_s=self.timeout_s,
+        )
+        return ServerHeartbeat.model_validate_json(reply.heartbeat_json)
+
+    async def unload_instance(self, instance_id: str) -> int:
+        reply: pb.UnloadInstanceReply = await call(
+            self._stub.UnloadInstance,
+            pb.UnloadInstanceRequest(instance_id=instance_id),
+            peer=self.address,
+            method="Region.UnloadInstance",
+            deadline_s=self.timeout_s,
+        )
+        return int(reply.saved)
 
     # --- inputs (InputSink) ------------------------------------------------------------------
     def submit_inputs(self, character_id: int, frames: npt.NDArray[np.void]) -> None:
         """Queue frames for the link; never blocks (called from `datagram_received`)."""
+        if self._via is not None:
+            self._via.submit_inputs(character_id, frames)
+            return
         if self._closed or not len(frames):
             return
         self.open_link()
@@ -405,6 +534,9 @@ class RegionClient:
 
     def submit_command(self, character_id: int, msg: Message) -> None:
         """Queue a game command behind the inputs already queued (order is kept)."""
+        if self._via is not None:
+            self._via.submit_command(character_id, msg)
+            return
         if self._closed:
             return
         self.open_link()
@@ -425,9 +557,12 @@ class RegionClient:
 
     def open_link(self) -> None:
         """Start the link (idempotent): snapshots flow to `outbox` from now on."""
+        if self._via is not None:
+            self._via.open_link()
+            return
         if self._link_task is None and self.outbox is not None and not self._closed:
             self._link_task = asyncio.get_running_loop().create_task(
-                self._run_link(), name=f"link-{self.server_id}"
+                self._run_link(), name=f"link-{self.server_id or self.address}"
             )
 
     async def _run_link(self) -> None:
@@ -477,23 +612,36 @@ class RegionClient:
             self._link_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._link_task
-        await self._channel.close()
+        if self._via is None:  # a shared channel is its owner's to close
+            await self._channel.close()
 
 
 class RegionPool:
-    """The RCM's region clients, one per server (and link), created on first use: the
-    `sinks` callable `RcmServer` routes inputs through."""
+    """The RCM's region clients, one per server, created on first use: the `sinks`
+    callable `RcmServer` routes inputs through. The clients of the shards of one process
+    (an instance host's instances) share one channel and one link to it."""
 
     def __init__(self, outbox: Outbox, rcm_id: str, *, timeout_s: float = 10.0) -> None:
         self.outbox = outbox
         self.rcm_id = rcm_id
         self.timeout_s = timeout_s
         self._clients: dict[str, RegionClient] = {}
+        self._links: dict[str, RegionClient] = {}  # by address
 
     def __call__(self, server_id: str, address: str) -> RegionClient:
         key = f"{server_id}@{address}"
         c = self._clients.get(key)
         if c is None:
+            link = self._links.get(address)
+            if link is None:
+                link = self._links[address] = RegionClient(
+                    address,
+                    server_id="",
+                    region_name="",
+                    outbox=self.outbox,
+                    rcm_id=self.rcm_id,
+                    timeout_s=self.timeout_s,
+                )
             c = self._clients[key] = RegionClient(
                 address,
                 server_id=server_id,
@@ -501,6 +649,7 @@ class RegionPool:
                 outbox=self.outbox,
                 rcm_id=self.rcm_id,
                 timeout_s=self.timeout_s,
+                link_via=link,
             )
             c.open_link()
         return c
@@ -509,7 +658,14 @@ class RegionPool:
     def clients(self) -> list[RegionClient]:
         return list(self._clients.values())
 
+    @property
+    def links(self) -> list[RegionClient]:
+        return list(self._links.values())
+
     async def close(self) -> None:
         for c in self._clients.values():
             await c.close()
+        for c in self._links.values():
+            await c.close()
         self._clients.clear()
+        self._links.clear()

@@ -54,9 +54,11 @@ async def test_border_crossing_between_processes(distributed: LocalDistributedRe
         p = walker.predictor
         assert p is not None and p.acked_seq == p.seq == 60  # every input, exactly once
         await _until(
-            lambda: walker.last_snapshot is not None
-            and walker.last_snapshot.you is not None
-            and abs(float(walker.last_snapshot.you["x"]) - (x0 - 60 * 0.35)) < 0.02,
+            lambda: (
+                walker.last_snapshot is not None
+                and walker.last_snapshot.you is not None
+                and abs(float(walker.last_snapshot.you["x"]) - (x0 - 60 * 0.35)) < 0.02
+            ),
             5,
             "the server does not agree on where the walker is",
         )
@@ -65,8 +67,9 @@ async def test_border_crossing_between_processes(distributed: LocalDistributedRe
         stayer.seen_players.clear()
         await asyncio.gather(_walk(walker, 0, 0, 20), _walk(stayer, 0, 0, 20))
         await _until(
-            lambda: stayer.entity_id in walker.seen_players
-            and walker.entity_id in stayer.seen_players,
+            lambda: (
+                stayer.entity_id in walker.seen_players and walker.entity_id in stayer.seen_players
+            ),
             5,
             "no sight across the border",
         )

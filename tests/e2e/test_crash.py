@@ -14,7 +14,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from realm_client import RealmClient
 
 pytestmark = pytest.mark.e2e
@@ -28,11 +27,26 @@ def _free_port(kind: int = socket.SOCK_STREAM) -> int:
         return int(s.getsockname()[1])
 
 
-async def _start(data_dir: Path, env: dict[str, str], http: int, udp: int) -> asyncio.subprocess.Process:
+async def _start(
+    data_dir: Path, env: dict[str, str], http: int, udp: int
+) -> asyncio.subprocess.Process:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "gameserver.cli.main", "up", "--data-dir", str(data_dir),
-        "--http-port", str(http), "--udp-port", str(udp), "--metrics-port", "0", "--no-status",
-        env={**os.environ, **env}, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "gameserver.cli.main",
+        "up",
+        "--data-dir",
+        str(data_dir),
+        "--http-port",
+        str(http),
+        "--udp-port",
+        str(udp),
+        "--metrics-port",
+        "0",
+        "--no-status",
+        env={**os.environ, **env},
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
     )
     url = f"http://127.0.0.1:{http}"
     for _ in range(200):
@@ -60,7 +74,9 @@ async def _walkers(url: str, n: int) -> list[tuple[RealmClient, int]]:
     return out
 
 
-async def test_killed_embedded_realm_recovers_within_the_checkpoint_interval(tmp_path: Path) -> None:
+async def test_killed_embedded_realm_recovers_within_the_checkpoint_interval(
+    tmp_path: Path,
+) -> None:
     await _crash_and_recover(tmp_path, "embedded", {}, window=1.0)
 
 
@@ -71,7 +87,9 @@ async def test_killed_distributed_realm_recovers_within_the_hot_checkpoint_inter
     await _crash_and_recover(tmp_path, "distributed", extra, window=0.3)
 
 
-async def _crash_and_recover(tmp_path: Path, backend: str, extra: dict[str, str], window: float) -> None:
+async def _crash_and_recover(
+    tmp_path: Path, backend: str, extra: dict[str, str], window: float
+) -> None:
     env = {
         "REALM_NAME": f"crash{os.getpid()}{backend}",
         "REALM_CHECKPOINT_INTERVAL_S": "1.0",
@@ -110,7 +128,7 @@ async def _crash_and_recover(tmp_path: Path, backend: str, extra: dict[str, str]
                     try:
                         entered = await c.enter_world(cid)
                         break
-                    except Exception as e:  # noqa: BLE001
+                    except Exception as e:
                         assert "already_online" in str(e)
                         await asyncio.sleep(0.1)
                 else:

@@ -8,11 +8,11 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from realm_client import RealmClient
 
 from gameserver.embedded.realm import EmbeddedRealm
 from gameserver.storage.models import ServerState
 from gameserver.world.map import Bounds, RegionDef, StartPoint, WorldMap
-from realm_client import RealmClient
 from tests.conftest import realm_settings
 
 BORDER_MAP = WorldMap(

@@ -9,11 +9,11 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from realm_client import RealmClient
 
 from gameserver.embedded.realm import EmbeddedRealm
 from gameserver.storage.models import ServerKind
 from gameserver.world.map import Bounds, Point, Portal, RegionDef, StartPoint, WorldMap
-from realm_client import RealmClient
 from tests.conftest import realm_settings
 
 DUNGEON_MAP = WorldMap(
@@ -114,7 +114,9 @@ async def test_portal_party_lockout_exit_and_unload(dungeon_realm: EmbeddedRealm
         await _walk_until(leader, -1, 0, "town")
         await _settle(leader)
         x, y = leader.position
-        assert 16.0 - 2.0 * 2.5 - 0.6 <= x <= 16.0 - 2.0 * 2.5 + 0.6 and y == pytest.approx(100.0, abs=0.6)
+        assert 16.0 - 2.0 * 2.5 - 0.6 <= x <= 16.0 - 2.0 * 2.5 + 0.6 and y == pytest.approx(
+            100.0, abs=0.6
+        )
 
         # lockout: walking back in lands in the same instance, not a new one
         await _walk_until(leader, 1, 0, "crypt", frames=80)

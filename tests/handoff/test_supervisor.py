@@ -7,9 +7,10 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from realm_client import RealmClient
+
 from gameserver.embedded.realm import EmbeddedRealm
 from gameserver.storage.models import ServerState
-from realm_client import RealmClient
 from tests.conftest import realm_settings
 from tests.handoff.test_handoff import BORDER_MAP
 
@@ -24,7 +25,10 @@ async def _until(cond, within_s: float, what: str) -> None:  # type: ignore[no-u
 
 async def test_supervisor_scales_a_region_up_with_players_and_back_down(tmp_path: Path) -> None:
     settings = realm_settings(
-        tmp_path, players_per_server=4, target_utilisation=0.75, scale_down_window_s=1.0,
+        tmp_path,
+        players_per_server=4,
+        target_utilisation=0.75,
+        scale_down_window_s=1.0,
         drain_timeout_s=30.0,
     )
     realm = EmbeddedRealm(settings, world=BORDER_MAP)

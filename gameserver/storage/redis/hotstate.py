@@ -33,10 +33,9 @@ timeouts, and a failure to reach Redis surfaces as `Unavailable`.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import time
-
-import asyncio
 from collections.abc import Awaitable
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -59,7 +58,9 @@ local now = math.floor(now_us / 1000)
 """
 
 # KEYS: lease, fence counter. ARGV: holder, ttl_ms. -> {fence, expires_at_ms} or nil
-_ACQUIRE = _NOW + """
+_ACQUIRE = (
+    _NOW
+    + """
 local holder = redis.call('HGET', KEYS[1], 'holder')
 if holder and holder ~= ARGV[1] then return false end
 local fence = math.max(tonumber(redis.call('GET', KEYS[2]) or '0') + 1, now_us)
@@ -71,9 +72,12 @@ redis.call('HSET', KEYS[1], 'holder', ARGV[1], 'fence', string.format('%d', fenc
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return {fence, exp}
 """
+)
 
 # KEYS: lease. ARGV: holder, fence, ttl_ms. -> expires_at_ms or nil
-_RENEW = _NOW + """
+_RENEW = (
+    _NOW
+    + """
 local cur = redis.call('HMGET', KEYS[1], 'holder', 'fence')
 if cur[1] ~= ARGV[1] or cur[2] ~= ARGV[2] then return false end
 local exp = now + tonumber(ARGV[3])
@@ -81,6 +85,7 @@ redis.call('HSET', KEYS[1], 'exp', string.format('%d', exp))
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return exp
 """
+)
 
 # KEYS: lease. ARGV: holder, fence. -> 1 released, 0 not the current lease
 _RELEASE = """
@@ -114,7 +119,6 @@ def describe_url(url: str) -> str:
     """`host:port` for error messages: where we tried, never the password."""
     parts = urlsplit(url)
     return f"{parts.hostname or 'localhost'}:{parts.port or 6379}"
-
 
 
 def _wall_ms() -> int:
@@ -368,4 +372,3 @@ class RedisHotState(RedisLoginQueue):
                 if expires.isdigit() and int(expires) > now:
                     out.append((str(server_id), base64.b64decode(data)))
         return out
-
