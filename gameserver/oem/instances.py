@@ -84,6 +84,9 @@ class InstanceManager:
     lockout_s: float = 3600.0
     unload_delay_s: float = 60.0
     clock: Callable[[], float] = time.monotonic
+    # Distinguishes this manager's instance ids from an earlier one's (a restarted OEM
+    # must not reuse the id of an instance a host may still run).
+    id_prefix: str = ""
     instances: dict[str, _Instance] = field(default_factory=dict)
     located: dict[int, str] = field(default_factory=dict)  # character -> instance id
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
@@ -121,7 +124,7 @@ class InstanceManager:
             )
             if host is None:
                 raise InstanceError("no_capacity", "every instance server is full; try again soon")
-            chosen = f"{template.name}-{next(self._ids)}"
+            chosen = f"{template.name}-{self.id_prefix}{next(self._ids)}"
             server = await self.hosts.create(host, template, chosen)
             self.instances[chosen] = _Instance(chosen, template.name, host, server)
             log.info("instance %s created on %s", chosen, host)

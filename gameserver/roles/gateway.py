@@ -56,7 +56,8 @@ async def start(s: RealmSettings) -> Running:
     async def watch_load(stop: asyncio.Event) -> None:
         while not stop.is_set():
             try:
-                beats = await hot.servers(s.name)
+                # instance hosts' load is their shards', which heartbeat on their own
+                beats = [b for b in await hot.servers(s.name) if not b.host]
                 load["online"] = sum(b.players for b in beats)
                 load["capacity"] = sum(b.capacity for b in beats if b.state is ServerState.READY)
             except StorageError as e:

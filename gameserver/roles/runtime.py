@@ -7,6 +7,8 @@
   pod is Ready only when it can take work.
 - **SIGTERM and SIGINT** stop the role in its own order (the region server saves every
   character first); a second signal does not interrupt the saves.
+- **The world map** is the built-in one, or `REALM_MAP_FILE` (a `WorldMap` as JSON);
+  every role that reads the map (rwam, oem, region) must be given the same file.
 """
 
 from __future__ import annotations
@@ -24,9 +26,11 @@ from typing import Any
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import ValidationError
 
 from gameserver import metrics
 from gameserver.config import RealmSettings
+from gameserver.world.map import DEFAULT_MAP, WorldMap
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +52,21 @@ def advertise_host(settings: RealmSettings) -> str:
         if candidate and candidate not in ("0.0.0.0", "::"):
             return candidate
     return socket.gethostname()
+
+
+def world_map(settings: RealmSettings) -> WorldMap:
+    """The realm's map: `REALM_MAP_FILE` (JSON) if set, else the built-in one."""
+    path = settings.map_file
+    if path is None:
+        return DEFAULT_MAP
+    try:
+        return WorldMap.model_validate_json(path.read_bytes())
+    except OSError as e:
+        raise RoleConfigError(f"REALM_MAP_FILE={str(path)!r} cannot be read: {e}") from e
+    except ValidationError as e:
+        raise RoleConfigError(
+            f"REALM_MAP_FILE={str(path)!r} is not a world map: {RealmSettings.describe_error(e)}"
+        ) from e
 
 
 def token_key(settings: RealmSettings, role: str) -> bytes:

@@ -7,19 +7,19 @@ durable store (and migrates it: start it first). It needs no hot state and no pe
 from __future__ import annotations
 
 from gameserver.config import RealmSettings
-from gameserver.roles.runtime import Running, require
+from gameserver.roles.runtime import Running, require, world_map
 from gameserver.rpc.rwam import add_rwam
 from gameserver.rpc.transport import start_server
 from gameserver.rwam.service import RwamService
 from gameserver.storage.factory import open_database
-from gameserver.world.map import DEFAULT_MAP
 
 
 async def start(s: RealmSettings) -> Running:
     require(s, "rwam", "postgres_url")
+    world = world_map(s)
     db = await open_database(s.postgres_url, s.data_dir, realm=s.name)
     try:
-        service = RwamService(db, DEFAULT_MAP)
+        service = RwamService(db, world)
         server, port = await start_server(lambda g: add_rwam(g, service), s.host, s.grpc_port)
     except BaseException:
         await db.close()

@@ -1,7 +1,7 @@
 """Domain errors across the wire: the same exception on both sides of a gRPC call.
 
 A servicer that catches a domain error (`OemError`, `CharacterRuleError`, `ActionError`,
-`LookupError`) aborts the call with a gRPC status and two trailing metadata entries, the
+`InstanceError`, `LookupError`) aborts the call with a gRPC status and two trailing metadata entries, the
 error's kind and its stable code; the client raises the same exception type with the same
 code and message. Anything else a servicer raises is a bug: it is logged where it happened
 and reaches the caller as `RemoteError` (status INTERNAL), never as a hang. Transport
@@ -22,6 +22,7 @@ from pydantic import ValidationError
 
 from gameserver.api.errors import RemoteError, ServiceUnavailable
 from gameserver.api.oem import OemError
+from gameserver.oem.instances import InstanceError
 from gameserver.rwam.characters import CharacterRuleError
 from gameserver.rwam.errors import ActionError
 
@@ -47,6 +48,8 @@ def _kind(e: BaseException) -> tuple[str, str, Any] | None:
         return "character_rule", e.code, grpc.StatusCode.FAILED_PRECONDITION
     if isinstance(e, ActionError):
         return "action", e.code, grpc.StatusCode.FAILED_PRECONDITION
+    if isinstance(e, InstanceError):
+        return "instance", e.code, grpc.StatusCode.FAILED_PRECONDITION
     if isinstance(e, LookupError):
         return "lookup", "not_found", grpc.StatusCode.NOT_FOUND
     return None
@@ -59,6 +62,8 @@ def _rebuild(kind: str, code: str, message: str) -> Exception | None:
         return CharacterRuleError(code, message)
     if kind == "action":
         return ActionError(code, message)
+    if kind == "instance":
+        return InstanceError(code, message)
     if kind == "lookup":
         return LookupError(message)
     return None

@@ -69,3 +69,86 @@ def test_realm_up_with_bots_plays_the_journey(tmp_path: Path) -> None:
     assert s["characters_saved"] == 6
     db = sqlite3.connect(tmp_path / "data" / "realm.sqlite3")
     assert db.execute("select count(*) from characters").fetchone() == (6,)
+
+
+async def test_realm_up_on_postgres_and_redis_plays_the_same_journey(
+    tmp_path: Path, postgres_url: str, redis_url: str
+) -> None:
+    import asyncio
+    import uuid
+
+    import asyncpg
+
+    summary = tmp_path / "s.json"
+    name = f"pg{uuid.uuid4().hex[:8]}"
+    proc = await asyncio.create_subprocess_exec(
+        *REALM,
+        "up",
+        "--name",
+        name,
+        "--postgres",
+        postgres_url,
+        "--redis",
+        redis_url,
+        "--data-dir",
+        str(tmp_path / "unused"),
+        "--http-port",
+        "0",
+        "--udp-port",
+        "0",
+        "--metrics-port",
+        "0",
+        "--bots",
+        "6",
+        "--duration",
+        "14",
+        "--summary-json",
+        str(summary),
+        "--no-status",
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, err = await asyncio.wait_for(proc.communicate(), 90)
+    assert proc.returncode == 0, err.decode()[-3000:]
+    s = json.loads(summary.read_text())
+    assert s["bots_in_world"] == 6 and s["bots_saw_others"] == 6
+    assert s["characters_saved"] == 6
+    assert not (tmp_path / "unused" / "realm.sqlite3").exists()  # nothing went to SQLite
+    conn = await asyncpg.connect(postgres_url)
+    try:
+        assert await conn.fetchval("select count(*) from characters") == 6
+        assert await conn.fetchval("select count(*) from accounts") == 6
+    finally:
+        await conn.close()
+
+
+@pytest.mark.parametrize(
+    ("flag", "url", "host"),
+    [
+        ("--postgres", "postgresql://postgres@127.0.0.1:1/none", "127.0.0.1:1"),
+        ("--redis", "redis://127.0.0.1:1/0", "127.0.0.1:1"),
+    ],
+)
+def test_an_unreachable_store_is_a_clear_error_at_start(
+    tmp_path: Path, flag: str, url: str, host: str
+) -> None:
+    r = run(
+        "up",
+        flag,
+        url,
+        "--data-dir",
+        str(tmp_path),
+        "--http-port",
+        "0",
+        "--udp-port",
+        "0",
+        "--metrics-port",
+        "0",
+        "--no-status",
+        "--duration",
+        "5",
+        timeout=60,
+    )
+    assert r.returncode == 1
+    assert "Traceback" not in r.stderr
+    assert host in r.stderr and "error" in r.stderr
