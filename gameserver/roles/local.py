@@ -2,10 +2,12 @@
 
 `realm up --distributed` and the distributed end-to-end test use this to run the same
 topology the operator deploys, without Kubernetes: RWAM first (it migrates the
-database), then the OEM, one region server per world region, the RCM, and the gateway,
-each started on port 0 and waiting for the previous one to be healthy (a role prints its
-bound ports as one JSON line when ready; /healthz then says when it can take work). One
-token key is generated per run and given to the gateway and the RCM only.
+database), then the OEM, one region server per world region and one instance host per
+instance region (dungeon), the RCM, and the gateway, each started on port 0 and waiting
+for the previous one to be healthy (a role prints its bound ports as one JSON line when
+ready; /healthz then says when it can take work). One token key is generated per run and
+given to the gateway and the RCM only. A `world` other than the built-in map is written
+to `map.json` in the log directory and given to every role as `REALM_MAP_FILE`.
 
 Stopping goes the other way, with SIGTERM and a grace period each: the gateway (no new
 logins), the RCM (every client told, every character leaves the world and is saved),
@@ -75,6 +77,12 @@ class LocalDistributedRealm:
 
     def _env(self, **more: object) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("REALM_")}
+        if self.world is not DEFAULT_MAP:
+            map_file = self.log_dir / "map.json"
+            if not map_file.exists():
+                self.log_dir.mkdir(parents=True, exist_ok=True)
+                map_file.write_text(self.world.model_dump_json(indent=2))
+            env["REALM_MAP_FILE"] = str(map_file)
         env.update(
             REALM_NAME=self.name,
             REALM_HOST=self.host,
@@ -171,10 +179,11 @@ class LocalDistributedRealm:
             await self._spawn("oem", "oem", self._env(rwam_address=rwam))
             oem = self.address("oem")
             for region in self.world.regions:
-                if region.kind is ServerKind.WORLD:
-                    sid = f"{region.name}-0"
-                    env = self._env(oem_address=oem, region=region.name, server_id=sid)
-                    await self._spawn("region", sid, env)
+                # a world region's shard, or an instance region's (a dungeon's) host
+                kind = "0" if region.kind is ServerKind.WORLD else "host-0"
+                sid = f"{region.name}-{kind}"
+                env = self._env(oem_address=oem, region=region.name, server_id=sid)
+                await self._spawn("region", sid, env)
             env = self._env(
                 oem_address=oem,
                 rwam_address=rwam,

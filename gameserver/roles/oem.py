@@ -91,6 +91,7 @@ async def start(s: RealmSettings) -> Running:
     tasks = [
         asyncio.create_task(directory.run(stop_event), name="oem-directory"),
         asyncio.create_task(reap_instances(instances, stop_event), name="oem-instances"),
+        asyncio.create_task(oem.watch_servers(stop_event), name="oem-recovery"),
     ]
 
     async def stop() -> None:

@@ -1,11 +1,12 @@
 """Domain errors across the wire: the same exception on both sides of a gRPC call.
 
 A servicer that catches a domain error (`OemError`, `CharacterRuleError`, `ActionError`,
-`InstanceError`, `LookupError`) aborts the call with a gRPC status and two trailing metadata entries, the
-error's kind and its stable code; the client raises the same exception type with the same
-code and message. Anything else a servicer raises is a bug: it is logged where it happened
-and reaches the caller as `RemoteError` (status INTERNAL), never as a hang. Transport
-failures (UNAVAILABLE, DEADLINE_EXCEEDED, CANCELLED) become `ServiceUnavailable`.
+`InstanceError`, `LookupError`) aborts the call with a gRPC status and two trailing
+metadata entries, the error's kind and its stable code; the client raises the same
+exception type with the same code and message. Anything else a servicer raises is a bug:
+it is logged where it happened and reaches the caller as `RemoteError` (status INTERNAL),
+never as a hang. Transport failures (UNAVAILABLE, DEADLINE_EXCEEDED, CANCELLED) become
+`ServiceUnavailable`.
 
 Why metadata and not `google.rpc.Status` details: it needs no extra package
 (grpcio-status), and a code plus a message is all these errors carry.

@@ -375,7 +375,6 @@ class RegionServicer(pbg.RegionServicer):
             with contextlib.suppress(asyncio.CancelledError):
                 await reader
 
-
     def _holder(self, character_id: int) -> HostedRegion | None:
         """The shard an input of `character_id` goes to: the one it was placed on here,
         else the process's only shard (which ignores characters it does not hold)."""
@@ -448,7 +447,7 @@ class RegionClient:
         self.timeout_s = timeout_s
         self.max_backlog = max_backlog
         self._via = link_via
-        self._channel = link_via._channel if link_via is not None else open_channel(address)
+        self._channel: Any = link_via._channel if link_via is not None else open_channel(address)
         self._stub = pbg.RegionStub(self._channel)
         self._meta = ((SERVER_KEY, server_id),) if server_id else None
         self._up: asyncio.Queue[pb.LinkUp] = asyncio.Queue()
@@ -456,7 +455,7 @@ class RegionClient:
         self._flush_scheduled = False
         self._link_task: asyncio.Task[None] | None = None
         self._closed = False
-        self.link_up = link_via.link_up if link_via is not None else asyncio.Event()
+        self.link_up: asyncio.Event = link_via.link_up if link_via is not None else asyncio.Event()
         self.dropped_inputs = 0
         self.link_failures = 0
 

@@ -78,7 +78,15 @@ async def _until(cond: Callable[[], bool], within_s: float, what: str) -> None:
 
 async def test_two_players_across_processes(distributed: LocalDistributedRealm) -> None:
     realm = distributed
-    assert set(realm.alive()) == {"rwam", "oem", "elwynn-0", "westfall-0", "rcm", "gateway"}
+    assert set(realm.alive()) == {
+        "rwam",
+        "oem",
+        "elwynn-0",
+        "westfall-0",
+        "deadmines-host-0",
+        "rcm",
+        "gateway",
+    }
     a = await _player(realm, "alice", "Alice")
     b = await _player(realm, "bob", "Bob")
     try:
@@ -118,7 +126,15 @@ async def test_two_players_across_processes(distributed: LocalDistributedRealm) 
         assert saved[who]["y"] == pytest.approx(y, abs=1e-3)
 
     codes = await realm.stop()  # SIGTERM, in order; every role exits 0
-    assert codes == {"gateway": 0, "rcm": 0, "elwynn-0": 0, "westfall-0": 0, "oem": 0, "rwam": 0}
+    assert codes == {
+        "gateway": 0,
+        "rcm": 0,
+        "elwynn-0": 0,
+        "westfall-0": 0,
+        "deadmines-host-0": 0,
+        "oem": 0,
+        "rwam": 0,
+    }
 
 
 async def test_sigterm_to_a_region_server_saves_its_players(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -76,25 +76,8 @@ def player_join() -> PlayerJoin:
     )
 
 
-Register = Callable[[Any], object]
-
-
 def _ignore(_: object) -> None:
     pass
-
-
-@pytest.fixture
-async def serve() -> AsyncIterator[Callable[[Register], Awaitable[str]]]:
-    servers: list[Any] = []
-
-    async def start(register: Register) -> str:
-        server, port = await start_server(register, "127.0.0.1", 0)
-        servers.append(server)
-        return f"127.0.0.1:{port}"
-
-    yield start
-    for s in servers:
-        await s.stop(None)
 
 
 def free_port_address() -> str:
@@ -254,10 +237,10 @@ async def test_idempotent_read_survives_a_peer_restart(serve: Any) -> None:
 
 # --- region ------------------------------------------------------------------------------
 class FakeRegion:
-    server_id = "elwynn-0"
     region_name = "elwynn"
 
-    def __init__(self) -> None:
+    def __init__(self, server_id: str = "elwynn-0") -> None:
+        self.server_id = server_id
         self.joined: list[PlayerJoin] = []
         self.inputs: list[tuple[int, bytes]] = []
         self.commands: list[tuple[int, Message]] = []
@@ -484,7 +467,7 @@ async def test_heartbeat_directory_places_on_ready_servers_and_forgets_dead_ones
 ) -> None:
     clock = [1_000_000]
     hot = MemoryHotState(lambda: clock[0], realm="test")
-    fake = FakeRegion()
+    fake = FakeRegion("b")  # the one the test places on (calls name their server)
     address = await serve(lambda s: add_region(s, fake, LinkHub()))
     directory = HeartbeatDirectory(hot, "test", DEFAULT_MAP)
 
