@@ -1,7 +1,8 @@
 """Dungeon instances with every role in its own process: a player walks into the Westfall
 portal, the OEM has the Deadmines instance host start an instance (over gRPC) and hands
 the player into it; it walks out through the exit and is back outside by the portal, with
-every input acked exactly once; the empty instance unloads after its delay.
+every input acked exactly once; the empty instance unloads after its delay, and the host,
+asked to drain, exits once it runs no instance.
 
 The realm runs the built-in map, except that new characters start a few metres east of
 the portal (`REALM_MAP_FILE`, written by `LocalDistributedRealm`), so the walk is short."""
@@ -112,6 +113,11 @@ async def test_portal_instance_exit_and_unload(distributed: LocalDistributedReal
             assert time.monotonic() < deadline, "the empty instance never unloaded"
             await asyncio.sleep(0.1)
         assert await c.logout() is True
+
+        # a drained instance host with no instance left exits on its own, with code 0
+        await hot.request_drain(realm.name, "deadmines-host-0")
+        host = realm.child("deadmines-host-0")
+        assert await asyncio.wait_for(host.proc.wait(), 10) == 0
     finally:
         await c.close()
         await hot.close()
