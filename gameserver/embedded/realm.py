@@ -195,6 +195,7 @@ class EmbeddedRealm:
             asyncio.create_task(self.actions.run_timers(self._stop), name="rwam-timers")
         )
         self._tasks.append(asyncio.create_task(self._reap_instances(self._stop), name="instances"))
+        self._tasks.append(asyncio.create_task(oem.watch_servers(self._stop), name="recovery"))
         if s.autoscale:
             self.supervisor = self._supervisor()
             self._tasks.append(

@@ -18,6 +18,7 @@ and at no moment do two servers simulate the character.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import deque
@@ -31,7 +32,7 @@ from gameserver.api.rcm import RcmApi
 from gameserver.api.region import JoinResult, PlayerJoin, RegionServerApi
 from gameserver.api.rwam import RwamApi
 from gameserver.oem.instances import InstanceError, InstanceManager
-from gameserver.storage.interfaces import HotState
+from gameserver.storage.interfaces import HotState, StorageError
 from gameserver.storage.models import CharacterState, Route
 from gameserver.world.map import WorldMap
 
@@ -121,7 +122,7 @@ class OemService:
         self.instances = instances
         if world is not None:  # series at 0 from the start, so rate() sees the first handoff
             for r in world.regions:
-                for why in ("border", "drain", "instance"):
+                for why in ("border", "drain", "instance", "recovery"):
                     metrics.HANDOFFS.labels(realm, r.name, why)
                 metrics.HANDOFF_DURATION.labels(realm, r.name)
         self.rwam = rwam
@@ -315,6 +316,73 @@ class OemService:
         metrics.HANDOFFS.labels(self.realm, region, reason).inc()
         metrics.HANDOFF_DURATION.labels(self.realm, region).observe(took)
         self.handoff_seconds.append(took)
+        return True
+
+    # --- a region server that died ----------------------------------------------------------
+    async def watch_servers(self, stop: asyncio.Event, interval_s: float = 1.0) -> None:
+        """Recover the players of region servers whose heartbeat expired (a crash, a pod
+        killed): each comes back from its last checkpoint on another server."""
+        seen: set[str] = set()
+        while not stop.is_set():
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=interval_s)
+            except TimeoutError:
+                pass
+            try:
+                alive = {b.server_id for b in await self.hot.servers(self.realm)}
+            except StorageError as e:
+                log.warning("server registry unavailable: %s", e)
+                continue
+            for gone in sorted(seen - alive):
+                try:
+                    await self.recover_server(gone)
+                except Exception:
+                    log.exception("recovering the players of %s failed", gone)
+            seen = alive
+
+    async def recover_server(self, server_id: str) -> int:
+        """Re-place every player routed to `server_id` (which is gone); returns how many."""
+        routes = await self.hot.routes_on(server_id)
+        recovered = 0
+        for route in routes:
+            if await self._recover(route, server_id):
+                recovered += 1
+        if routes:
+            log.warning("%s is gone: %d of %d players recovered", server_id, recovered, len(routes))
+        return recovered
+
+    async def _recover(self, route: Route, dead: str) -> bool:
+        key = self.lease_key(route.character_id)
+        # Its holder is gone; if it is not (a partition), the fence stops its saves.
+        await self.hot.break_lease(key)
+        rcm = self.rcms.get(route.rcm)
+        lease = await self.hot.acquire(key, f"{route.rcm}/{route.conn_id}", self.lease_ttl_ms)
+        if lease is None:
+            return False
+        try:
+            character = await self.rwam.owned_character(route.account_id, route.character_id)
+            state = character.state
+            checkpoint = await self.hot.get_checkpoint(route.character_id)
+            if checkpoint is not None and checkpoint[1] >= character.save_fence:
+                state = checkpoint[0]
+            server = self._resume(state) or self.directory.pick(state.region, exclude=(dead,))
+            if server is None:
+                raise OemError("no_capacity", f"no region server for {state.region} has room")
+            join = await server.add_player(
+                PlayerJoin(character, state, lease, route.conn_id, route.rcm)
+            )
+        except Exception as e:
+            await self.hot.release(lease)
+            await self.hot.clear_route(route.account_id)
+            if rcm is not None:
+                rcm.kick(route.conn_id, f"your region server went down; log in again ({e})")
+            return False
+        await self.hot.set_route(
+            route.model_copy(update={"server_id": server.server_id, "region": state.region})
+        )
+        if rcm is not None:
+            rcm.reroute(route.conn_id, self._placement(server, join, state.region))
+        metrics.HANDOFFS.labels(self.realm, state.region, "recovery").inc()
         return True
 
     # --- instances -------------------------------------------------------------------------

@@ -110,3 +110,33 @@ async def test_draining_a_shard_process(distributed: LocalDistributedRealm) -> N
     finally:
         for p in players:
             await p.close()
+
+
+async def test_players_of_a_killed_region_server_are_recovered_from_their_checkpoint(
+    distributed: LocalDistributedRealm,
+) -> None:
+    import math
+    import signal
+
+    realm = distributed
+    c = await _player(realm, "survivor", "Survivor")
+    try:
+        assert c.world is not None and c.world.server == "elwynn-0"
+        env = realm._env(oem_address=realm.address("oem"), region="elwynn", server_id="elwynn-1")
+        await realm._spawn("region", "elwynn-1", env)
+        await _walk(c, 0, 1, 60)  # 3 s: past at least one hot checkpoint (every 2 s)
+        await _settle(c)
+        before = c.position
+        realm.child("elwynn-0").proc.send_signal(signal.SIGKILL)  # no save, no goodbye
+        # its heartbeat expires (5 s), the OEM re-places the player from its checkpoint
+        await _until(lambda: c.handoffs == 1, 20, "the player was never recovered")
+        assert c.world is not None and c.world.server == "elwynn-1"
+        await asyncio.sleep(0.3)
+        lost = math.hypot(c.position[0] - before[0], c.position[1] - before[1])
+        assert lost <= 7.0 * 1.05 * (2.0 + 0.3), lost  # at most one hot checkpoint interval
+        # and it plays on, on the new server
+        await _walk(c, 0, -1, 10)
+        await _settle(c)
+        assert c.connection is not None and c.connection.closed_reason is None
+    finally:
+        await c.close()

@@ -117,9 +117,18 @@ async def test_routes(stores: Stores) -> None:
 
 def _beat(server_id: str, realm: str = "home", players: int = 0) -> ServerHeartbeat:
     return ServerHeartbeat(
-        server_id=server_id, realm=realm, region="elwynn", kind=ServerKind.WORLD,
-        address="10.0.0.1:7777", state=ServerState.READY, players=players, capacity=200,
-        tick_p50_ms=2.5, tick_p99_ms=9.0, tick_rate_hz=20.0, sent_at_ms=123,
+        server_id=server_id,
+        realm=realm,
+        region="elwynn",
+        kind=ServerKind.WORLD,
+        address="10.0.0.1:7777",
+        state=ServerState.READY,
+        players=players,
+        capacity=200,
+        tick_p50_ms=2.5,
+        tick_p99_ms=9.0,
+        tick_rate_hz=20.0,
+        sent_at_ms=123,
     )
 
 
@@ -151,3 +160,28 @@ async def test_drain_flags(stores: Stores) -> None:
     assert await hot.drain_requested("other", "r-1") is False
     await hot.remove("home", "r-1")
     assert await hot.drain_requested("home", "r-1") is False
+
+
+async def test_routes_on_a_server_follow_moves(stores: Stores) -> None:
+    hot = stores.hot
+    a = Route(account_id=1, character_id=11, rcm="rcm-0", server_id="s-1", region="elwynn")
+    b = Route(account_id=2, character_id=12, rcm="rcm-0", server_id="s-1", region="elwynn")
+    await hot.set_route(a)
+    await hot.set_route(b)
+    assert sorted(r.account_id for r in await hot.routes_on("s-1")) == [1, 2]
+    await hot.set_route(b.model_copy(update={"server_id": "s-2"}))  # a handoff
+    assert [r.account_id for r in await hot.routes_on("s-1")] == [1]
+    assert [r.account_id for r in await hot.routes_on("s-2")] == [2]
+    await hot.clear_route(1)
+    assert await hot.routes_on("s-1") == []
+
+
+async def test_a_broken_lease_is_free_and_its_holder_stays_fenced_out(stores: Stores) -> None:
+    hot = stores.hot
+    dead = await hot.acquire("character:7", "dead-server", 60_000)
+    assert dead is not None
+    assert await hot.acquire("character:7", "new-session", 60_000) is None
+    await hot.break_lease("character:7")
+    fresh = await hot.acquire("character:7", "new-session", 60_000)
+    assert fresh is not None and fresh.fence > dead.fence
+    assert await hot.renew(dead, 60_000) is None  # the old holder cannot take it back

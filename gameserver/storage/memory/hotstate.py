@@ -125,6 +125,14 @@ class MemoryHotState(MemoryLoginQueue):
         return self._routes.get(account_id)
 
     @timed
+    async def routes_on(self, server_id: str) -> list[Route]:
+        return [r for r in self._routes.values() if r.server_id == server_id]
+
+    async def break_lease(self, key: str) -> None:
+        lease = self._leases.get(key)
+        if lease is not None:
+            self._leases[key] = lease.model_copy(update={"expires_at_ms": 0})
+
     async def clear_route(self, account_id: int) -> None:
         self._routes.pop(account_id, None)
 

@@ -273,10 +273,19 @@ class RedisHotState(RedisLoginQueue):
 
     @timed
     async def set_route(self, route: Route) -> None:
-        await self._call(
-            "set_route",
-            self._client.set(f"{self._p}route:{route.account_id}", route.model_dump_json()),
-        )
+        key = f"{self._p}route:{route.account_id}"
+        old = await self._call("set_route", self._client.get(key))
+        pipe = self._client.pipeline(transaction=True)
+        pipe.set(key, route.model_dump_json())
+        if old is not None:
+            pipe.srem(
+                self._routes_index(Route.model_validate_json(old).server_id), route.account_id
+            )
+        pipe.sadd(self._routes_index(route.server_id), route.account_id)
+        await self._call("set_route", pipe.execute())
+
+    def _routes_index(self, server_id: str) -> str:
+        return f"{self._p}routes-on:{server_id}"
 
     @timed
     async def get_route(self, account_id: int) -> Route | None:
@@ -285,7 +294,30 @@ class RedisHotState(RedisLoginQueue):
 
     @timed
     async def clear_route(self, account_id: int) -> None:
-        await self._call("clear_route", self._client.delete(f"{self._p}route:{account_id}"))
+        key = f"{self._p}route:{account_id}"
+        old = await self._call("clear_route", self._client.get(key))
+        pipe = self._client.pipeline(transaction=True)
+        pipe.delete(key)
+        if old is not None:
+            pipe.srem(self._routes_index(Route.model_validate_json(old).server_id), account_id)
+        await self._call("clear_route", pipe.execute())
+
+    @timed
+    async def routes_on(self, server_id: str) -> list[Route]:
+        ids = await self._call("routes_on", self._client.smembers(self._routes_index(server_id)))
+        if not ids:
+            return []
+        raws = await self._call(
+            "routes_on", self._client.mget([f"{self._p}route:{i}" for i in sorted(ids)])
+        )
+        routes = [Route.model_validate_json(r) for r in raws if r is not None]
+        return [r for r in routes if r.server_id == server_id]
+
+    @timed
+    async def break_lease(self, key: str) -> None:
+        # Drop it now; its fence counter is a separate key, so the next grant's fence is
+        # larger and a holder that is not dead after all can never save over the new one.
+        await self._call("break_lease", self._client.delete(self._lease_key(key)))
 
     # --- server registry -------------------------------------------------------------
 
