@@ -152,3 +152,32 @@ def test_an_unreachable_store_is_a_clear_error_at_start(
     assert r.returncode == 1
     assert "Traceback" not in r.stderr
     assert host in r.stderr and "error" in r.stderr
+
+
+def test_db_migrate_creates_and_upgrades_in_place(tmp_path: Path) -> None:
+    r = run("db", "migrate", "--data-dir", str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    version = int(r.stdout.strip().split()[-1])
+    assert version >= 3
+    db = sqlite3.connect(tmp_path / "realm.sqlite3")
+    assert db.execute("select max(version) from schema_migrations").fetchone() == (version,)
+    db.close()
+    again = run("db", "migrate", "--data-dir", str(tmp_path))  # already current: unchanged
+    assert again.returncode == 0 and again.stdout == r.stdout
+
+
+def test_settings_from_a_config_file_env_and_flags(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gameserver.config import RealmSettings
+
+    cfg = tmp_path / "realm.toml"
+    cfg.write_text('name = "fromfile"\nhttp_port = 9001\nmax_players = 50\ntick_rate = 30\n')
+    monkeypatch.setenv("REALM_MAX_PLAYERS", "70")
+    s = RealmSettings.load(cfg, tick_rate=25)
+    assert s.name == "fromfile" and s.http_port == 9001  # the file
+    assert s.max_players == 70  # the environment beats the file
+    assert s.tick_rate == 25  # a flag beats both
+    cfg.write_text("http_port = 99999\n")
+    r = run("up", "--config", str(cfg), "--no-status", "--duration", "1")
+    assert r.returncode == 2 and "http_port" in r.stderr and "Traceback" not in r.stderr
