@@ -574,7 +574,8 @@ class RegionClient:
                 delay = 0.05
             except grpc.aio.AioRpcError as e:
                 self.link_failures += 1
-                log.warning("link to %s (%s) broke: %s", self.server_id, self.address, e.code())
+                who = self.server_id or "region process"
+                log.warning("link to %s (%s) broke: %s", who, self.address, e.code())
             finally:
                 self.link_up.clear()
                 writer.cancel()
