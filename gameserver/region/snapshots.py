@@ -71,8 +71,12 @@ _FIXED = np.array([OVERHEAD + header_size(m | _ITEM_VECTORS) for m in range(128)
 FIXED_BYTES = int(_FIXED[0])
 
 _U32 = np.dtype("<u4")
+_W = ENTITY_STATE_DTYPE.itemsize // 4  # u32 words per EntityState
+_MISC_STATE = 0xFFFFFF00  # flags, health_pct, level in the second word (kind never changes)
+_KIND_BITS = 0x000000FF
 _EVENT = struct.Struct("<IBBHIIi")  # COMBAT_EVENT_DTYPE, packed from a queued tuple
 assert _EVENT.size == COMBAT_EVENT_DTYPE.itemsize
+assert ENTITY_DELTA_DTYPE.itemsize == 12 and ENTITY_STATE_DTYPE.itemsize == 20
 
 
 @dataclass(slots=True)
@@ -80,7 +84,7 @@ class Frame:
     """Every client's view after the snapshot of one tick."""
 
     keys: npt.NDArray[np.int64]  # sorted: client eid << 32 | entity eid
-    states: npt.NDArray[np.void]
+    states: npt.NDArray[np.uint32]  # (len(keys), 5): the EntityState records as u32 words
     upd: npt.NDArray[np.uint32]  # tick the client's copy was last refreshed
     status_keys: npt.NDArray[np.int64]  # sorted client eids
     statuses: npt.NDArray[np.void]
@@ -162,20 +166,64 @@ def _rows_equal(a: npt.NDArray[np.void], b: npt.NDArray[np.void]) -> npt.NDArray
 
 def _rows_of(keys: npt.NDArray[np.int64], clients: npt.NDArray[np.int64]) -> npt.NDArray[np.intp]:
     """Indices of the rows of `clients` in a key-sorted frame: two binary searches per
-    client and one vectorised expansion of the ranges."""
+    client and one vectorised expansion of the ranges (in key order if `clients` is
+    sorted)."""
     lo = np.searchsorted(keys, clients << 32)
     hi = np.searchsorted(keys, (clients + 1) << 32)
     cnt = hi - lo
     total = int(cnt.sum())
     if total == 0:
         return np.zeros(0, np.intp)
-    starts = np.repeat(lo - (np.cumsum(cnt) - cnt), cnt)
-    out: npt.NDArray[np.intp] = starts + np.arange(total)
+    out: npt.NDArray[np.intp] = np.repeat(lo - (np.cumsum(cnt) - cnt), cnt) + np.arange(total)
     return out
 
 
 def _group_offsets(sorted_groups: npt.NDArray[np.intp], n: int) -> npt.NDArray[np.intp]:
     return np.searchsorted(sorted_groups, np.arange(n + 1))
+
+
+def _words(states: npt.NDArray[np.void]) -> npt.NDArray[np.uint32]:
+    """EntityState records as rows of five u32 words (id, kind|flags|health|level, x, y,
+    facing): gathering rows of a plain 2-D array is a memcpy per row, ~15x faster than
+    fancy-indexing the structured array."""
+    return np.ascontiguousarray(states).view(np.uint32).reshape(-1, _W)
+
+
+def _f32(words: npt.NDArray[np.uint32]) -> npt.NDArray[np.float32]:
+    out: npt.NDArray[np.float32] = words.view(np.float32)
+    return out
+
+
+def _fill_budgets(
+    player: npt.NDArray[np.intp],
+    cost: npt.NDArray[np.int64],
+    prio: npt.NDArray[np.float64],
+    left: npt.NDArray[np.int64],
+    n: int,
+) -> npt.NDArray[np.bool_]:
+    """Which items each client takes: its items by priority (highest first, ties in item
+    order), as long as their running cost fits its budget `left`. The items go into one
+    row per client of a padded matrix, so the sort is n short row sorts rather than one
+    sort of every item by (client, priority)."""
+    m = len(player)
+    if m == 0:
+        return np.zeros(0, dtype=bool)
+    g = np.argsort(player.astype(np.uint16 if n <= 1 << 16 else np.int64), kind="stable")
+    cnt = np.bincount(player, minlength=n)
+    gp = player[g]
+    col = np.arange(m) - (np.cumsum(cnt) - cnt)[gp]
+    width = int(cnt.max())
+    key = np.full((n, width), np.inf)
+    key[gp, col] = -prio[g]
+    c = np.zeros((n, width), dtype=np.int64)
+    c[gp, col] = cost[g]
+    o = np.argsort(key, axis=1, kind="stable")
+    fits = np.cumsum(np.take_along_axis(c, o, axis=1), axis=1) <= left[:, None]
+    ok = np.zeros((n, width), dtype=bool)
+    np.put_along_axis(ok, o, fits, axis=1)
+    take = np.zeros(m, dtype=bool)
+    take[g] = ok[gp, col]
+    return take
 
 
 def build(
@@ -193,21 +241,27 @@ def build(
     n = len(links)
     if n == 0:
         return []
-    pe = w.eid[slots].astype(np.int64)
-    order_pe = np.argsort(pe)
-    pe_sorted = pe[order_pe]
+    # Work with the clients in entity id order: every (client, entity) table is then
+    # grouped by client in key order.
+    pe_given = w.eid[slots].astype(np.int64)
+    order_pe = np.argsort(pe_given, kind="stable")
+    pe = pe_given[order_pe]
+    slots = slots[order_pe]
+    links = [links[i] for i in order_pe.tolist()]
+    words = _words(states)
 
     # 1. Who each client should see: nearest first, capped.
     qi, es, d2 = shard.grid.pairs(
         w.x[slots], w.y[slots], shard.region.aoi_radius, cfg.max_view + 1, ordered=False
     )
-    notself = es != slots[qi]
+    notself = np.flatnonzero(es != slots[qi])
     qi, es, d2 = qi[notself], es[notself], d2[notself]
-    c_state = states[es]
-    c_key = (pe[qi] << 32) | c_state["id"].astype(np.int64)
+    cw = np.take(words, es, axis=0)
+    c_misc = cw[:, 1]
+    c_key = (pe[qi] << 32) | cw[:, 0].astype(np.int64)
     dist = np.sqrt(d2.astype(np.float64))
-    importance = np.where(c_state["kind"] == 0, 1.5, 1.0)
-    importance = importance * np.where(c_state["flags"] & FLAG_IN_COMBAT, 2.0, 1.0)
+    importance = np.where((c_misc & 0xFF) == 0, 1.5, 1.0)
+    importance = importance * np.where((c_misc >> 8) & FLAG_IN_COMBAT, 2.0, 1.0)
     importance = importance * np.where(w.target[slots][qi] == es, 4.0, 1.0)
     weight = importance / (1.0 + dist / 10.0)
 
@@ -215,7 +269,7 @@ def build(
     acked = np.fromiter((link.acked_tick for link in links), dtype=np.int64, count=n)
     base_tick = np.zeros(n, dtype=np.int64)
     b_parts_k: list[npt.NDArray[np.int64]] = []
-    b_parts_s: list[npt.NDArray[np.void]] = []
+    b_parts_s: list[npt.NDArray[np.uint32]] = []
     b_parts_u: list[npt.NDArray[np.uint32]] = []
     w_parts_k: list[npt.NDArray[np.int64]] = []
     w_parts_t: list[npt.NDArray[np.uint32]] = []
@@ -225,16 +279,15 @@ def build(
         frame = hist.get(int(a))
         if frame is None:
             continue
-        who = acked == a
-        base_tick[who] = a
-        mine = _rows_of(frame.keys, pe[who])
+        idx = np.flatnonzero(acked == a)
+        base_tick[idx] = a
+        mine = _rows_of(frame.keys, pe[idx])
         b_parts_k.append(frame.keys[mine])
-        b_parts_s.append(frame.states[mine])
+        b_parts_s.append(np.take(frame.states, mine, axis=0))
         b_parts_u.append(frame.upd[mine])
-        waiting = _rows_of(frame.wait_keys, pe[who])
+        waiting = _rows_of(frame.wait_keys, pe[idx])
         w_parts_k.append(frame.wait_keys[waiting])
         w_parts_t.append(frame.wait_since[waiting])
-        idx = np.flatnonzero(who)
         pos = np.searchsorted(frame.status_keys, pe[idx])
         pos_c = np.minimum(pos, max(0, len(frame.status_keys) - 1))
         found = (
@@ -244,27 +297,24 @@ def build(
         )
         sb[idx[found]] = frame.statuses[pos_c[found]]
         has_sb[idx[found]] = True
-    if b_parts_k:
+    if len(b_parts_k) == 1:
+        b_key, b_state, b_upd = b_parts_k[0], b_parts_s[0], b_parts_u[0]
+        wk, wt = w_parts_k[0], w_parts_t[0]
+    elif b_parts_k:  # each part is sorted: a stable sort merges them
         b_key = np.concatenate(b_parts_k)
-        b_state = np.concatenate(b_parts_s)
-        b_upd = np.concatenate(b_parts_u)
         o = np.argsort(b_key, kind="stable")
-        b_key, b_state, b_upd = b_key[o], b_state[o], b_upd[o]
+        b_key = b_key[o]
+        b_state = np.take(np.concatenate(b_parts_s), o, axis=0)
+        b_upd = np.concatenate(b_parts_u)[o]
+        wk = np.concatenate(w_parts_k)
+        o = np.argsort(wk, kind="stable")
+        wk, wt = wk[o], np.concatenate(w_parts_t)[o]
     else:
         b_key = np.zeros(0, np.int64)
-        b_state = np.zeros(0, ENTITY_STATE_DTYPE)
+        b_state = np.zeros((0, _W), np.uint32)
         b_upd = np.zeros(0, np.uint32)
-    b_player = (
-        order_pe[np.searchsorted(pe_sorted, b_key >> 32)] if len(b_key) else np.zeros(0, np.intp)
-    )
-
-    if w_parts_k:
-        wk = np.concatenate(w_parts_k)
-        wt = np.concatenate(w_parts_t)
-        o = np.argsort(wk, kind="stable")
-        wk, wt = wk[o], wt[o]
-    else:
         wk, wt = np.zeros(0, np.int64), np.zeros(0, np.uint32)
+    b_player = np.searchsorted(pe, b_key >> 32)
 
     # 3. Match candidates with the baseline.
     if len(b_key):
@@ -278,19 +328,16 @@ def build(
     matched[pos_c[found]] = True
 
     f_idx = np.flatnonzero(found)
-    bs = b_state[pos_c[f_idx]]
-    cs = c_state[f_idx]
-    qdx = np.round((cs["x"].astype(np.float64) - bs["x"]) / POS_QUANTUM)
-    qdy = np.round((cs["y"].astype(np.float64) - bs["y"]) / POS_QUANTUM)
+    bs = np.take(b_state, pos_c[f_idx], axis=0)
+    cs = cw[f_idx]
+    qdx = np.round((_f32(cs[:, 2]).astype(np.float64) - _f32(bs[:, 2])) / POS_QUANTUM)
+    qdy = np.round((_f32(cs[:, 3]).astype(np.float64) - _f32(bs[:, 3])) / POS_QUANTUM)
     fits = (np.abs(qdx) <= 32767) & (np.abs(qdy) <= 32767)
-    qf = quantise_facing(cs["facing"])
     changed = (
         (qdx != 0)
         | (qdy != 0)
-        | (qf != quantise_facing(bs["facing"]))
-        | (cs["health_pct"] != bs["health_pct"])
-        | (cs["flags"] != bs["flags"])
-        | (cs["level"] != bs["level"])
+        | (quantise_facing(_f32(cs[:, 4])) != quantise_facing(_f32(bs[:, 4])))
+        | (((cs[:, 1] ^ bs[:, 1]) & _MISC_STATE) != 0)
     )
 
     # 4. Items competing for the budget: enters, changes, leaves.
@@ -337,97 +384,91 @@ def build(
         | np.where(corrected, HAS_CORRECTED, 0)
     )
     left = cfg.budget_bytes - _FIXED[mask] - ev_counts * 20
-    order = np.lexsort((-item_prio, item_player))
-    sp, sc = item_player[order], item_cost[order]
-    first = np.ones(len(sp), dtype=bool)
-    first[1:] = sp[1:] != sp[:-1]
-    cum = np.cumsum(sc)
-    start = (
-        np.maximum.accumulate(np.where(first, np.arange(len(sp)), 0))
-        if len(sp)
-        else np.zeros(0, np.intp)
-    )
-    gcum = cum - (cum - sc)[start] if len(sp) else cum
-    take_sorted = gcum <= left[sp]
-    take = np.zeros(len(item_player), dtype=bool)
-    take[order] = take_sorted
+    take = _fill_budgets(item_player, item_cost, item_prio, left, n)
     t_enter = take[:n_enter]
     t_upd = take[n_enter : n_enter + n_upd]
     t_leave = take[n_enter + n_upd :]
 
-    # 5. What each client will hold after this snapshot (the next baselines).
+    # 5. What each client will hold after this snapshot (the next baselines): the
+    # baseline rows with the sent updates applied, the sent leaves dropped and the sent
+    # entries merged in (all keys stay sorted).
     sent_enter = enter_idx[t_enter]
     sent_upd = upd_idx[t_upd]
     sent_fits = upd_fits[t_upd]
-    recon = b_state[pos_c[sent_upd]].copy()
-    cur = c_state[sent_upd]
-    qx = np.round((cur["x"].astype(np.float64) - recon["x"]) / POS_QUANTUM).astype(np.int16)
-    qy = np.round((cur["y"].astype(np.float64) - recon["y"]) / POS_QUANTUM).astype(np.int16)
-    qfac = quantise_facing(cur["facing"])
-    rx = dequantise_position(recon["x"], qx)
-    ry = dequantise_position(recon["y"], qy)
-    rf = dequantise_facing(qfac)
-    recon["x"] = np.where(sent_fits, rx, cur["x"])
-    recon["y"] = np.where(sent_fits, ry, cur["y"])
-    recon["facing"] = np.where(sent_fits, rf, cur["facing"])
-    recon["health_pct"] = cur["health_pct"]
-    recon["flags"] = cur["flags"]
-    recon["level"] = cur["level"]
-    keep_base = np.ones(len(b_key), dtype=bool)
-    keep_base[pos_c[sent_upd]] = False
-    keep_base[leave_idx[t_leave]] = False
-    new_keys = np.concatenate([b_key[keep_base], c_key[sent_enter], c_key[sent_upd]])
-    new_states = np.concatenate([b_state[keep_base], c_state[sent_enter], recon])
-    new_upd = np.concatenate(
-        [b_upd[keep_base], np.full(len(sent_enter) + len(sent_upd), tick, dtype=np.uint32)]
+    spos = pos_c[sent_upd]
+    recon = np.take(b_state, spos, axis=0)
+    cur = cw[sent_upd]
+    qx = np.round((_f32(cur[:, 2]).astype(np.float64) - _f32(recon[:, 2])) / POS_QUANTUM).astype(
+        np.int16
     )
-    o = np.argsort(new_keys, kind="stable")
+    qy = np.round((_f32(cur[:, 3]).astype(np.float64) - _f32(recon[:, 3])) / POS_QUANTUM).astype(
+        np.int16
+    )
+    qfac = quantise_facing(_f32(cur[:, 4]))
+    rx = dequantise_position(_f32(recon[:, 2]), qx)
+    ry = dequantise_position(_f32(recon[:, 3]), qy)
+    rf = dequantise_facing(qfac)
+    recon[:, 2] = np.where(sent_fits, rx, _f32(cur[:, 2])).view(np.uint32)
+    recon[:, 3] = np.where(sent_fits, ry, _f32(cur[:, 3])).view(np.uint32)
+    recon[:, 4] = np.where(sent_fits, rf, _f32(cur[:, 4])).view(np.uint32)
+    recon[:, 1] = (recon[:, 1] & _KIND_BITS) | (cur[:, 1] & _MISC_STATE)
+    next_state = b_state.copy()
+    next_upd = b_upd.copy()
+    next_state[spos] = recon
+    next_upd[spos] = tick
+    keep_base = np.ones(len(b_key), dtype=bool)
+    keep_base[leave_idx[t_leave]] = False
+    ek = c_key[sent_enter]
+    eo = np.argsort(ek, kind="stable")
+    ek = ek[eo]
+    kept_keys = b_key[keep_base]
+    at = np.searchsorted(kept_keys, ek) + np.arange(len(ek))
+    total = len(kept_keys) + len(ek)
+    new_row = np.zeros(total, dtype=bool)
+    new_row[at] = True
+    old_row = ~new_row
+    new_keys = np.empty(total, np.int64)
+    new_keys[at] = ek
+    new_keys[old_row] = kept_keys
+    new_states = np.empty((total, _W), np.uint32)
+    new_states[at] = cw[sent_enter[eo]]
+    new_states[old_row] = next_state[keep_base]
+    new_upd = np.full(total, tick, np.uint32)
+    new_upd[old_row] = next_upd[keep_base]
     unsent = ~t_enter
     wait_k, wait_t = c_key[enter_idx[unsent]], since[unsent].astype(np.uint32)
     wo = np.argsort(wait_k, kind="stable")
-    hist.add(
-        tick,
-        Frame(
-            new_keys[o],
-            new_states[o],
-            new_upd[o],
-            pe_sorted,
-            st_now[order_pe],
-            wait_k[wo],
-            wait_t[wo],
-        ),
-    )
+    hist.add(tick, Frame(new_keys, new_states, new_upd, pe, st_now, wait_k[wo], wait_t[wo]))
 
-    # 6. Per-client slices and bytes.
+    # 6. Per-client slices and bytes (every list below is grouped by client).
     full_src = np.concatenate([sent_enter, sent_upd[~sent_fits]])
     full_p = qi[full_src]
     o = np.argsort(full_p, kind="stable")
-    full_states, full_off = c_state[full_src[o]], _group_offsets(full_p[o], n)
+    full_states, full_off = cw[full_src[o]], _group_offsets(full_p[o], n)
     dsrc = sent_upd[sent_fits]
-    deltas = np.zeros(len(dsrc), dtype=ENTITY_DELTA_DTYPE)
-    deltas["id"] = c_state["id"][dsrc]
-    deltas["dx"] = qx[sent_fits]
-    deltas["dy"] = qy[sent_fits]
-    deltas["facing"] = qfac[sent_fits]
-    deltas["health_pct"] = c_state["health_pct"][dsrc]
-    deltas["flags"] = c_state["flags"][dsrc]
-    deltas["level"] = c_state["level"][dsrc]
-    dp = qi[dsrc]
-    o = np.argsort(dp, kind="stable")
-    deltas, delta_off = deltas[o], _group_offsets(dp[o], n)
+    dm = c_misc[dsrc]
+    deltas = np.empty((len(dsrc), 3), dtype=np.uint32)
+    deltas[:, 0] = cw[dsrc, 0]
+    deltas[:, 1] = qx[sent_fits].view(np.uint16).astype(np.uint32) | (
+        qy[sent_fits].view(np.uint16).astype(np.uint32) << 16
+    )
+    deltas[:, 2] = (
+        qfac[sent_fits].astype(np.uint32)
+        | (((dm >> 16) & 0xFF) << 8)
+        | (((dm >> 8) & 0xFF) << 16)
+        | (dm & 0xFF000000)
+    )
+    delta_off = _group_offsets(qi[dsrc], n)
     lv = leave_idx[t_leave]
-    lp = b_player[lv]
-    o = np.argsort(lp, kind="stable")
-    removed = (b_key[lv[o]] & 0xFFFFFFFF).astype(_U32)
-    rem_off = _group_offsets(lp[o], n)
+    removed = (b_key[lv] & 0xFFFFFFFF).astype(_U32)
+    rem_off = _group_offsets(b_player[lv], n)
 
-    you = states[slots]
-    out: list[tuple[int, bytes]] = []
+    out: list[tuple[int, bytes]] = [(0, b"")] * n
     full_b, delta_b, rem_b, you_b = (
         full_states.tobytes(),
         deltas.tobytes(),
         removed.tobytes(),
-        you.tobytes(),
+        words[slots].tobytes(),
     )
     st_b = st_now.tobytes()
     for i, link in enumerate(links):
@@ -450,7 +491,7 @@ def build(
             status=st_b[i * 24 : (i + 1) * 24] if status_changed[i] else None,
         )
         link.corrected = False
-        out.append((link.conn_id, payload))
+        out[order_pe[i]] = (link.conn_id, payload)
     return out
 
 
