@@ -29,7 +29,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from gameserver.api.region import Extracted, JoinResult, PlayerJoin
 from gameserver.rpc.region import RegionClient
 from gameserver.storage.interfaces import HotState, StorageError
-from gameserver.storage.models import CharacterState, ServerHeartbeat, ServerState
+from gameserver.storage.models import CharacterState, ServerHeartbeat, ServerKind, ServerState
 from gameserver.world.map import WorldMap
 
 log = logging.getLogger(__name__)
@@ -210,12 +210,17 @@ class HeartbeatDirectory:
         return self._servers.get(server_id)
 
     def pick(self, region: str, exclude: Iterable[str] = ()) -> RemoteRegion | None:
-        """The least loaded Ready shard of `region` with room."""
+        """The least loaded Ready shard of `region` with room. Never a dungeon instance:
+        each is one group's copy, reached only by its id (`get`), so a drain or a recovery
+        cannot move a player into another group's instance."""
         skip = set(exclude)
         candidates = [
             s
             for s in self._servers.values()
-            if s.region_name == region and s.server_id not in skip and s.has_room()
+            if s.region_name == region
+            and s.server_id not in skip
+            and s.beat.kind is ServerKind.WORLD
+            and s.has_room()
         ]
         return min(candidates, key=lambda s: s.players / max(1, s.capacity), default=None)
 

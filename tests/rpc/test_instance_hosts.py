@@ -203,6 +203,7 @@ async def test_remote_instance_hosts_create_register_and_unload(serve: Any) -> N
         assert "deadmines-1" in host.shards
         server = directory.get("deadmines-1")  # known at once, before any heartbeat
         assert server is not None and server.has_room() and server.address == address
+        assert directory.pick(DUNGEON.name) is None  # an instance is only reached by id
         await directory.refresh()  # no heartbeat yet: kept through the grace period
         assert directory.get("deadmines-1") is server
         await server.add_player(player_join())
