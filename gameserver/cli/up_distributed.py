@@ -44,6 +44,10 @@ def up_distributed(
         udp_port=settings.udp_port,
         tick_rate=settings.tick_rate,
         players_per_server=settings.players_per_server,
+        autoscale=settings.autoscale,
+        max_servers_per_region=settings.max_servers_per_region,
+        target_utilisation=settings.target_utilisation,
+        scale_down_window_s=settings.scale_down_window_s,
         log_level=log_level.upper(),
         extra_env={
             "REALM_ARGON2_TIME_COST": str(settings.argon2_time_cost),

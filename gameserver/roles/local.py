@@ -69,6 +69,12 @@ class LocalDistributedRealm:
     world: WorldMap = DEFAULT_MAP
     extra_env: dict[str, str] = field(default_factory=dict)
     log_level: str = "INFO"
+    # Run the local supervisor: start and drain region server processes by load with the
+    # shared scaling policy (`autoscale_specs`: region -> spec; world regions by default).
+    autoscale: bool = False
+    max_servers_per_region: int = 4
+    target_utilisation: float = 0.75
+    scale_down_window_s: float = 120.0
     start_timeout_s: float = 30.0
     stop_timeout_s: float = 20.0
     token_key: str = field(default_factory=lambda: secrets.token_bytes(32).hex())
@@ -246,6 +252,36 @@ async def wait_healthy(url: str, within_s: float) -> bool:
     return False
 
 
+async def _supervise(realm: LocalDistributedRealm, stop: asyncio.Event) -> None:
+    """The local supervisor over this realm's region server processes."""
+    from gameserver.roles.fleet import ProcessFleet
+    from gameserver.scaling.policy import ScalingSpec
+    from gameserver.scaling.supervisor import Supervisor
+    from gameserver.storage.factory import open_hot_state
+
+    hot = await open_hot_state(realm.redis_url, realm=realm.name)
+    specs = {
+        r.name: ScalingSpec(
+            players_per_server=realm.players_per_server,
+            target_utilisation=realm.target_utilisation,
+            max_servers=realm.max_servers_per_region,
+            scale_down_window_s=realm.scale_down_window_s,
+        )
+        for r in realm.world.regions
+        if r.kind is ServerKind.WORLD
+    }
+
+    async def queued() -> int:
+        return await hot.queue_length(realm.name)
+
+    try:
+        await Supervisor(
+            ProcessFleet(realm, hot), specs, realm=realm.name, queue_length=queued
+        ).run(stop)
+    finally:
+        await hot.close()
+
+
 async def run_distributed(
     realm: LocalDistributedRealm, n_bots: int, duration: float | None, stop: asyncio.Event
 ) -> dict[str, Any]:
@@ -253,6 +289,7 @@ async def run_distributed(
     for `duration` or `stop`, stop the roles in order; returns the exit summary."""
     started = time.monotonic()
     await realm.start()
+    supervise = asyncio.create_task(_supervise(realm, stop)) if realm.autoscale else None
     print(f"realm {realm.name} is up (distributed: every role its own process)", file=sys.stderr)
     for c in realm.children:
         ports = ", ".join(f"{k} {v}" for k, v in sorted(c.ports.items()))
@@ -292,6 +329,10 @@ async def run_distributed(
                 bot_proc.terminate()
                 await bot_proc.wait()
     finally:
+        if supervise is not None:
+            supervise.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await supervise
         codes = await realm.stop()
     summary: dict[str, Any] = {
         "bots": n_bots,

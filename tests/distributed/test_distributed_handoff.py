@@ -140,3 +140,42 @@ async def test_players_of_a_killed_region_server_are_recovered_from_their_checkp
         assert c.connection is not None and c.connection.closed_reason is None
     finally:
         await c.close()
+
+
+async def test_local_supervisor_starts_and_drains_region_processes(
+    postgres_url: str, redis_url: str, tmp_path: Path
+) -> None:
+    from gameserver.roles.local import _supervise
+
+    realm = LocalDistributedRealm(
+        postgres_url,
+        redis_url,
+        tmp_path / "logs",
+        name=f"sv{uuid.uuid4().hex[:8]}",
+        players_per_server=4,
+        autoscale=True,
+        target_utilisation=0.75,
+        scale_down_window_s=1.0,
+        extra_env={"REALM_ARGON2_TIME_COST": "1", "REALM_ARGON2_MEMORY_KIB": "1024"},
+        log_level="WARNING",
+    )
+    await realm.start()
+    stop = asyncio.Event()
+    supervisor = asyncio.create_task(_supervise(realm, stop))
+    players: list[RealmClient] = []
+    try:
+        for i in range(4):  # 4 players > 3, the target of one 4-player server
+            players.append(await _player(realm, f"crowd{i}", f"Crowd{'abcd'[i]}"))
+        await _until(lambda: "elwynn-1" in realm.alive(), 20, "no second region process")
+        extra = realm.child("elwynn-1")
+        for p in players:
+            await p.logout()
+        # load gone: after the down window the emptiest server drains and its process exits
+        assert await asyncio.wait_for(extra.proc.wait(), 30) == 0
+        assert realm.alive()["elwynn-0"]
+    finally:
+        stop.set()
+        await supervisor
+        for p in players:
+            await p.close()
+        await realm.stop()
