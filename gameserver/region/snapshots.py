@@ -42,7 +42,7 @@ from gameserver.region.snapwire import (
     HAS_REMOVED,
     HAS_STATUS,
     header_size,
-    write_snapshot,
+    write_snapshots,
 )
 from gameserver.region.world import NO_SLOT
 from gameserver.wire.datagram import OVERHEAD
@@ -463,36 +463,33 @@ def build(
     removed = (b_key[lv] & 0xFFFFFFFF).astype(_U32)
     rem_off = _group_offsets(b_player[lv], n)
 
-    out: list[tuple[int, bytes]] = [(0, b"")] * n
-    full_b, delta_b, rem_b, you_b = (
-        full_states.tobytes(),
-        deltas.tobytes(),
-        removed.tobytes(),
-        words[slots].tobytes(),
+    ev_parts: list[bytes] = []
+    for i in np.flatnonzero(ev_counts).tolist():
+        link = links[i]
+        chunk = link.events[:MAX_EVENTS_PER_SNAPSHOT]
+        ev_parts.extend([_EVENT.pack(*e) for e in chunk])
+        link.event_hi[tick] = chunk[-1][0]
+    for i in np.flatnonzero(corrected).tolist():
+        links[i].corrected = False
+    u8 = np.uint8
+    payloads = write_snapshots(
+        tick=tick,
+        server_time_ms=now_ms,
+        last_input_seq=np.fromiter((lk.mover.last_seq for lk in links), np.int64, n),
+        you=words[slots].view(u8),
+        corrected=corrected,
+        baseline_tick=base_tick,
+        status=st_now.view(u8).reshape(n, PLAYER_STATUS_DTYPE.itemsize),
+        has_status=status_changed,
+        vectors=(
+            (full_states.view(u8).ravel(), full_off),
+            (removed.view(u8), rem_off),
+            (deltas.view(u8).ravel(), delta_off),
+            (np.frombuffer(b"".join(ev_parts), u8), np.concatenate([[0], np.cumsum(ev_counts)])),
+        ),
     )
-    st_b = st_now.tobytes()
-    for i, link in enumerate(links):
-        ev = b""
-        if link.events:
-            chunk = link.events[:MAX_EVENTS_PER_SNAPSHOT]
-            ev = b"".join([_EVENT.pack(*e) for e in chunk])
-            link.event_hi[tick] = chunk[-1][0]
-        payload = write_snapshot(
-            tick=tick,
-            last_input_seq=link.mover.last_seq,
-            server_time_ms=now_ms,
-            you=you_b[i * 20 : (i + 1) * 20],
-            corrected=link.corrected,
-            baseline_tick=int(base_tick[i]),
-            entities=full_b[full_off[i] * 20 : full_off[i + 1] * 20],
-            removed=rem_b[rem_off[i] * 4 : rem_off[i + 1] * 4],
-            deltas=delta_b[delta_off[i] * 12 : delta_off[i + 1] * 12],
-            events=ev,
-            status=st_b[i * 24 : (i + 1) * 24] if status_changed[i] else None,
-        )
-        link.corrected = False
-        out[order_pe[i]] = (link.conn_id, payload)
-    return out
+    conns = [lk.conn_id for lk in links]
+    return [(conns[k], payloads[k]) for k in np.argsort(order_pe).tolist()]
 
 
 def queue_events(shard: Shard) -> None:
