@@ -58,7 +58,12 @@ def run_ai(shard: Shard, now_ms: int, dt_ms: int) -> None:
     if len(fighting):
         far = (w.x[fighting] - w.home_x[fighting]) ** 2 + (w.y[fighting] - w.home_y[fighting]) ** 2
         leashed = far > w.leash_r[fighting] ** 2
-        for n, pulled in zip(fighting.tolist(), leashed.tolist(), strict=True):
+        # Most fighting NPCs keep their target: a living one, chosen from a table that has
+        # not changed since. Only the others go through the threat table in Python.
+        current = np.where(w.target[fighting] >= 0, w.target_eid[fighting], 0).astype(np.int64)
+        keep = ~leashed & w.target_alive(fighting) & shard.threat.settled(fighting, current)
+        redo = ~keep
+        for n, pulled in zip(fighting[redo].tolist(), leashed[redo].tolist(), strict=True):
             cur = int(w.target_eid[n]) if w.target[n] >= 0 else 0
             choice = 0 if pulled else shard.threat.choose(n, cur, now_ms)
             t = w.slot_or_none(choice) if choice else None
@@ -66,6 +71,7 @@ def run_ai(shard: Shard, now_ms: int, dt_ms: int) -> None:
                 start_return(shard, n, now_ms)
             elif choice != cur or w.target[n] != t:
                 w.target[n], w.target_eid[n] = t, choice
+        shard.threat.remember(fighting, w.target_eid[fighting].astype(np.int64))
 
     # 3. Idle NPCs whose timer is up pick a wander point around home.
     bored = np.flatnonzero(npc & (w.ai == AI_IDLE) & (w.next_act <= now_ms) & (w.wander_r > 0))

@@ -14,6 +14,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
+import numpy.typing as npt
+
 PULL_FACTOR = 1.10
 HEAL_THREAT = 0.5
 TAUNT_MS = 3000
@@ -24,8 +27,13 @@ class ThreatTables:
     tables: dict[int, dict[int, float]] = field(default_factory=dict)  # npc slot -> eid -> threat
     engaged: dict[int, set[int]] = field(default_factory=dict)  # player eid -> npc slots
     taunted: dict[int, tuple[int, int]] = field(default_factory=dict)  # npc slot -> (eid, until)
+    # NPCs whose table changed since the AI last chose their targets, and what it chose
+    # (entity id by slot): an unchanged table gives the same choice again (`settled`).
+    dirty: set[int] = field(default_factory=set)
+    chosen: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, np.int64))
 
     def add(self, npc: int, eid: int, amount: float) -> None:
+        self.dirty.add(npc)
         table = self.tables.setdefault(npc, {})
         table[eid] = table.get(eid, 0.0) + max(0.0, amount)
         self.engaged.setdefault(eid, set()).add(npc)
@@ -40,6 +48,7 @@ class ThreatTables:
             self.add(npc, healer, share)
 
     def taunt(self, npc: int, eid: int, now_ms: int) -> None:
+        self.dirty.add(npc)
         table = self.tables.setdefault(npc, {})
         top = max(table.values(), default=0.0)
         table[eid] = max(table.get(eid, 0.0), top)
@@ -53,6 +62,7 @@ class ThreatTables:
         return self.tables.get(npc, {}).get(eid, 0.0)
 
     def clear(self, npc: int) -> None:
+        self.dirty.add(npc)
         for eid in self.tables.pop(npc, {}):
             s = self.engaged.get(eid)
             if s is not None:
@@ -64,12 +74,37 @@ class ThreatTables:
     def forget(self, eid: int) -> None:
         """A player died or left: it is off every table."""
         for npc in self.engaged.pop(eid, set()):
+            self.dirty.add(npc)
             table = self.tables.get(npc)
             if table is not None:
                 table.pop(eid, None)
         for npc, (t, _) in list(self.taunted.items()):
             if t == eid:
                 del self.taunted[npc]
+
+    def settled(
+        self, npcs: npt.NDArray[np.intp], current: npt.NDArray[np.int64]
+    ) -> npt.NDArray[np.bool_]:
+        """Which of `npcs` (attacking `current`) would `choose` `current` again: their
+        table is unchanged since the last `remember`, they are not taunted, and `current`
+        is what was chosen then (`choose` of an unchanged table is idempotent)."""
+        if len(self.chosen) == 0:
+            return np.zeros(len(npcs), dtype=bool)
+        known = npcs < len(self.chosen)
+        ok: npt.NDArray[np.bool_] = known & (self.chosen[np.where(known, npcs, 0)] == current)
+        unsettled = self.dirty | self.taunted.keys()
+        if unsettled:
+            ok &= ~np.isin(npcs, np.fromiter(unsettled, np.int64, len(unsettled)))
+        return ok
+
+    def remember(self, npcs: npt.NDArray[np.intp], chosen: npt.NDArray[np.int64]) -> None:
+        """The targets the AI settled on for `npcs` this tick; tables are clean again."""
+        if len(npcs) and int(npcs.max()) >= len(self.chosen):
+            grown = np.zeros(max(int(npcs.max()) + 1, 2 * len(self.chosen)), np.int64)
+            grown[: len(self.chosen)] = self.chosen
+            self.chosen = grown
+        self.chosen[npcs] = chosen
+        self.dirty.clear()
 
     def choose(self, npc: int, current: int, now_ms: int) -> int:
         """The entity id the NPC should attack (0 if its table is empty)."""

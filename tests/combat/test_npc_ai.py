@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from gameserver.region.content import NpcTemplate
 from gameserver.region.threat import ThreatTables
 from gameserver.region.world import AI_ATTACK, AI_CHASE, AI_IDLE, AI_RETURN, AI_WANDER
@@ -116,6 +118,29 @@ def test_taunt_forces_the_target_for_a_while() -> None:
     assert t.choose(7, 1, 100) == 2
     assert t.threat(7, 2) == 500
     assert t.choose(7, 2, 5000) == 2  # equal threat, current target kept
+
+
+def test_a_settled_target_is_only_rechosen_after_its_table_changes() -> None:
+    """The AI skips `choose` for NPCs whose table is unchanged since it last chose and
+    which still attack that choice; any change to the table, or a taunt, makes them
+    choose again."""
+    t = ThreatTables()
+    npcs = np.array([7, 8])
+    t.add(7, 1, 100)
+    t.add(8, 2, 100)
+    assert not t.settled(npcs, np.array([1, 2])).any()  # never chosen
+    t.remember(npcs, np.array([1, 2]))
+    assert t.settled(npcs, np.array([1, 2])).tolist() == [True, True]
+    assert t.settled(npcs, np.array([1, 3])).tolist() == [True, False]  # target changed
+    t.add(7, 3, 1)
+    assert t.settled(npcs, np.array([1, 2])).tolist() == [False, True]
+    t.remember(npcs, np.array([1, 2]))
+    t.forget(2)  # 8 loses its target
+    assert t.settled(npcs, np.array([1, 2])).tolist() == [True, False]
+    t.remember(npcs, np.array([1, 0]))
+    t.taunt(7, 3, now_ms=0)
+    t.remember(npcs, np.array([3, 0]))
+    assert t.settled(npcs, np.array([3, 0])).tolist() == [False, True]  # taunts expire
 
 
 def test_npc_targets_the_player_with_most_threat_in_a_real_fight() -> None:
