@@ -194,6 +194,19 @@ def _f32(words: npt.NDArray[np.uint32]) -> npt.NDArray[np.float32]:
     return out
 
 
+_COL_BITS = 10
+_COL_MASK = np.uint64((1 << _COL_BITS) - 1)
+_HIGH = ~_COL_MASK
+_SIGN = np.uint64(1 << 63)
+
+
+def _order_bits(v: npt.NDArray[np.float64]) -> npt.NDArray[np.uint64]:
+    """uint64 codes that sort like the (non-NaN) floats `v`."""
+    b = v.view(np.uint64)
+    out: npt.NDArray[np.uint64] = np.where(v >= 0, b | _SIGN, ~b)
+    return out
+
+
 def _fill_budgets(
     player: npt.NDArray[np.intp],
     cost: npt.NDArray[np.int64],
@@ -202,9 +215,12 @@ def _fill_budgets(
     n: int,
 ) -> npt.NDArray[np.bool_]:
     """Which items each client takes: its items by priority (highest first, ties in item
-    order), as long as their running cost fits its budget `left`. The items go into one
-    row per client of a padded matrix, so the sort is n short row sorts rather than one
-    sort of every item by (client, priority)."""
+    order), as long as their running cost fits its budget `left`.
+
+    The items go into one row per client of a padded matrix; each cell holds the
+    priority's sortable bits with the low 10 replaced by the cell's column (its item
+    order), so sorting the rows' values (much faster than argsort) yields every client's
+    items in order: priorities closer than 2**-42 relative count as equal."""
     m = len(player)
     if m == 0:
         return np.zeros(0, dtype=bool)
@@ -213,11 +229,18 @@ def _fill_budgets(
     gp = player[g]
     col = np.arange(m) - (np.cumsum(cnt) - cnt)[gp]
     width = int(cnt.max())
-    key = np.full((n, width), np.inf)
-    key[gp, col] = -prio[g]
     c = np.zeros((n, width), dtype=np.int64)
     c[gp, col] = cost[g]
-    o = np.argsort(key, axis=1, kind="stable")
+    if width <= 1 << _COL_BITS:
+        key = np.empty((n, width), dtype=np.uint64)
+        key[:] = _HIGH | np.arange(width, dtype=np.uint64)  # padding sorts last
+        key[gp, col] = (_order_bits(-prio[g]) & _HIGH) | col.astype(np.uint64)
+        key.sort(axis=1)
+        o = (key & _COL_MASK).astype(np.intp)
+    else:
+        fkey = np.full((n, width), np.inf)
+        fkey[gp, col] = -prio[g]
+        o = np.argsort(fkey, axis=1, kind="stable")
     fits = np.cumsum(np.take_along_axis(c, o, axis=1), axis=1) <= left[:, None]
     ok = np.zeros((n, width), dtype=bool)
     np.put_along_axis(ok, o, fits, axis=1)
@@ -329,7 +352,7 @@ def build(
 
     f_idx = np.flatnonzero(found)
     bs = np.take(b_state, pos_c[f_idx], axis=0)
-    cs = cw[f_idx]
+    cs = np.take(cw, f_idx, axis=0)
     qdx = np.round((_f32(cs[:, 2]).astype(np.float64) - _f32(bs[:, 2])) / POS_QUANTUM)
     qdy = np.round((_f32(cs[:, 3]).astype(np.float64) - _f32(bs[:, 3])) / POS_QUANTUM)
     fits = (np.abs(qdx) <= 32767) & (np.abs(qdy) <= 32767)
@@ -412,29 +435,32 @@ def build(
     recon[:, 3] = np.where(sent_fits, ry, _f32(cur[:, 3])).view(np.uint32)
     recon[:, 4] = np.where(sent_fits, rf, _f32(cur[:, 4])).view(np.uint32)
     recon[:, 1] = (recon[:, 1] & _KIND_BITS) | (cur[:, 1] & _MISC_STATE)
-    next_state = b_state.copy()
-    next_upd = b_upd.copy()
-    next_state[spos] = recon
-    next_upd[spos] = tick
-    keep_base = np.ones(len(b_key), dtype=bool)
+    # Rows of the next view, as indices into [baseline rows, updated rows, entered rows].
+    nb, nu = len(b_key), len(spos)
+    src_of = np.arange(nb)
+    src_of[spos] = nb + np.arange(nu)
+    keep_base = np.ones(nb, dtype=bool)
     keep_base[leave_idx[t_leave]] = False
+    kept = np.flatnonzero(keep_base)
     ek = c_key[sent_enter]
     eo = np.argsort(ek, kind="stable")
     ek = ek[eo]
-    kept_keys = b_key[keep_base]
+    kept_keys = b_key[kept]
     at = np.searchsorted(kept_keys, ek) + np.arange(len(ek))
     total = len(kept_keys) + len(ek)
     new_row = np.zeros(total, dtype=bool)
     new_row[at] = True
-    old_row = ~new_row
+    old_row = np.flatnonzero(~new_row)
     new_keys = np.empty(total, np.int64)
     new_keys[at] = ek
     new_keys[old_row] = kept_keys
-    new_states = np.empty((total, _W), np.uint32)
-    new_states[at] = cw[sent_enter[eo]]
-    new_states[old_row] = next_state[keep_base]
+    src = np.empty(total, np.intp)
+    src[at] = nb + nu + np.arange(len(ek))
+    src[old_row] = src_of[kept]
+    new_states = np.take(np.concatenate([b_state, recon, cw[sent_enter[eo]]]), src, axis=0)
     new_upd = np.full(total, tick, np.uint32)
-    new_upd[old_row] = next_upd[keep_base]
+    from_base = src < nb
+    new_upd[from_base] = b_upd[src[from_base]]
     unsent = ~t_enter
     wait_k, wait_t = c_key[enter_idx[unsent]], since[unsent].astype(np.uint32)
     wo = np.argsort(wait_k, kind="stable")

@@ -83,6 +83,8 @@ def step(shard: Shard, now_ms: int) -> StepResult:
         by_link.setdefault(cid, []).append(kind)
     for link in shard.players.values():
         kinds = by_link.get(link.character_id, [])
+        if not kinds and link.cheat.score == 0.0:
+            continue  # assess would only move the drain clock of a zero score
         verdict = ac.assess(link.cheat, kinds, now_ms, shard.policy)
         if verdict is ac.Verdict.KICK and link.kick is None:
             link.kick = f"kicked by anti-cheat ({', '.join(sorted(set(kinds)))})"

@@ -13,7 +13,7 @@ from realm_client.prediction import DeltaView
 from gameserver.region.content import RegionContent
 from gameserver.region.movement import MoverState, MoveRules
 from gameserver.region.shard import SnapshotConfig
-from gameserver.region.snapshots import History
+from gameserver.region.snapshots import History, _fill_budgets
 from gameserver.region.tick import PlayerLink, Shard, queue_command, step
 from gameserver.region.world import KIND_NPC, KIND_PLAYER
 from gameserver.wire.datagram import OVERHEAD
@@ -143,3 +143,29 @@ def test_unknown_baseline_falls_back_to_a_full_snapshot() -> None:
     queue_command(link, SnapshotAck(tick=1))  # long gone from the history
     snap = decode(step(shard, 600).snapshots[0][1]).msg
     assert isinstance(snap, Snapshot) and snap.baseline_tick == 0 and len(snap.entities) > 0
+
+
+@pytest.mark.parametrize("per_client", [40, 1500])
+def test_budget_fill_takes_each_clients_best_items_that_fit(per_client: int) -> None:
+    """The row-sort fill equals the plain rule: per client, items by priority (highest
+    first, ties in item order), taken while the running cost fits (wide rows included)."""
+    rng = np.random.default_rng(per_client)
+    n = 30
+    player = rng.integers(0, n, n * per_client).astype(np.intp)
+    cost = rng.choice(np.array([4, 12, 20]), len(player)).astype(np.int64)
+    prio = np.round(rng.exponential(3.0, len(player)), 1)  # many exact ties
+    prio[rng.random(len(player)) < 0.05] = np.inf
+    left = rng.integers(0, 120, n).astype(np.int64)
+    got = _fill_budgets(player, cost, prio, left, n)
+    want = np.zeros(len(player), dtype=bool)
+    order = np.lexsort((-prio, player))
+    spent = np.zeros(n, dtype=np.int64)
+    stopped = np.zeros(n, dtype=bool)
+    for i in order.tolist():
+        p = player[i]
+        if not stopped[p] and spent[p] + cost[i] <= left[p]:
+            spent[p] += cost[i]
+            want[i] = True
+        else:
+            stopped[p] = True
+    assert np.array_equal(got, want)
