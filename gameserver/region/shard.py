@@ -64,7 +64,9 @@ class SpawnState:
 class SnapshotConfig:
     """Delta snapshots: bytes a client may receive per tick (datagram included), most
     entities one client tracks, how many ticks of history serve as baselines, and how often
-    (every Nth tick) each client gets a snapshot."""
+    (every Nth tick, staggered over the clients) each client gets a snapshot. A snapshot may
+    take `budget_bytes * every`, so the bandwidth stays the same at a lower rate and the
+    fixed ~140 bytes per snapshot are spread over more entity updates."""
 
     budget_bytes: int = 200  # 4,000 B/s at 20 Hz
     max_view: int = 64

@@ -406,7 +406,8 @@ def build(
         | np.where(ev_counts > 0, HAS_EVENTS, 0)
         | np.where(corrected, HAS_CORRECTED, 0)
     )
-    left = cfg.budget_bytes - _FIXED[mask] - ev_counts * 20
+    budget = cfg.budget_bytes * max(1, cfg.every)  # per tick, so per snapshot x every
+    left = budget - _FIXED[mask] - ev_counts * 20
     take = _fill_budgets(item_player, item_cost, item_prio, left, n)
     t_enter = take[:n_enter]
     t_upd = take[n_enter : n_enter + n_upd]

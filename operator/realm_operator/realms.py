@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from gameserver.storage.models import ServerHeartbeat, ServerState
+from gameserver.storage.models import ServerHeartbeat, ServerKind, ServerState
 from realm_operator.builders import (
     ANNOTATION_HASH,
     MANAGED_BY,
@@ -99,8 +99,10 @@ class RealmLoad:
 
 def realm_load(beats: list[ServerHeartbeat], spec: RealmSpec) -> RealmLoad:
     """Pure: the realm-wide numbers from every live heartbeat of the realm."""
+    beats = [b for b in beats if not b.host]  # a host's load is its shards', counted already
     ready = [b for b in beats if ServerState(b.state) is ServerState.READY]
-    capacity = min(spec.max_players, sum(max(0, b.capacity) for b in ready))
+    world = [b for b in ready if ServerKind(b.kind) is ServerKind.WORLD]
+    capacity = min(spec.max_players, sum(max(0, b.capacity) for b in world))
     p99 = max((b.tick_p99_ms for b in beats), default=None)
     return RealmLoad(
         online_players=sum(max(0, b.players) for b in beats),

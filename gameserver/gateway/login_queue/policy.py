@@ -32,7 +32,7 @@ from gameserver.storage.loginqueue import (
     admission_budget,
     refill,
 )
-from gameserver.storage.models import ServerHeartbeat, ServerState
+from gameserver.storage.models import ServerHeartbeat, ServerKind, ServerState
 
 __all__ = [
     "AdmissionRate",
@@ -51,8 +51,13 @@ STALLED_RATE = 1e-3
 
 
 def ready_capacity(servers: Iterable[ServerHeartbeat]) -> int:
-    """Players the Ready region servers can hold between them."""
-    return sum(max(0, s.capacity) for s in servers if s.state is ServerState.READY)
+    """Players the Ready world region servers can hold between them. Players enter the
+    world first, so dungeon instance servers and hosts add no seats."""
+    return sum(
+        max(0, s.capacity)
+        for s in servers
+        if s.state is ServerState.READY and s.kind is ServerKind.WORLD and not s.host
+    )
 
 
 def seat_limit(servers: Iterable[ServerHeartbeat], max_players: int) -> int:
