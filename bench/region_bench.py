@@ -76,12 +76,14 @@ def _server(
     seconds: float,
     warmup: float,
     seed: int,
+    every: int = 1,
 ) -> None:
     _pin(0)
     import psutil
 
     from gameserver.region.content import TEMPLATES, RegionContent, SpawnPoint
     from gameserver.region.movement import MoverState, MoveRules
+    from gameserver.region.shard import SnapshotConfig
     from gameserver.region.tick import PlayerLink, Shard, queue_command, queue_inputs, step
     from gameserver.region.world import KIND_PLAYER
     from gameserver.wire.errors import WireError
@@ -98,6 +100,7 @@ def _server(
         rules=MoveRules(max_speed=region.max_speed),
         seed=seed,
         content=RegionContent(templates=dict(TEMPLATES), spawns=spawns),
+        snapshots=SnapshotConfig(every=every),
     )
     proc = psutil.Process()
     step(shard, 0)  # spawn the NPCs
@@ -290,12 +293,13 @@ def run_once(
     warmup: float = 5.0,
     workers: int = 4,
     seed: int = 1,
+    every: int = 1,
 ) -> RunResult:
     ctx = mp.get_context("spawn")
     port_q: mp.Queue[int] = ctx.Queue()
     result_q: mp.Queue[dict[str, float]] = ctx.Queue()
     server = ctx.Process(
-        target=_server, args=(port_q, result_q, players, npcs, seconds, warmup, seed)
+        target=_server, args=(port_q, result_q, players, npcs, seconds, warmup, seed, every)
     )
     server.start()
     port = port_q.get(timeout=60)
@@ -319,12 +323,12 @@ def run_once(
 
 
 def sweep(
-    counts: list[int], npcs: int, runs: int, seconds: float, warmup: float
+    counts: list[int], npcs: int, runs: int, seconds: float, warmup: float, every: int = 1
 ) -> list[RunResult]:
-    """Median (by tick p99) of `runs` runs for each player count."""
+    """Median of each column over `runs` runs for each player count."""
     out = []
     for n in counts:
-        results = [run_once(n, npcs, seconds, warmup, seed=r + 1) for r in range(runs)]
+        results = [run_once(n, npcs, seconds, warmup, seed=r + 1, every=every) for r in range(runs)]
         med = {
             k: statistics.median(getattr(r, k) for r in results)
             for k in (
@@ -345,11 +349,12 @@ def sweep(
     return out
 
 
-def render(results: list[RunResult]) -> None:
+def render(results: list[RunResult], every: int = 1) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    t = Table(title=f"One region server, {TICK_HZ} Hz target (medians)")
+    rate = f", a snapshot every {every} ticks per client" if every > 1 else ""
+    t = Table(title=f"One region server, {TICK_HZ} Hz target{rate} (medians)")
     for col in (
         "players",
         "NPCs",
@@ -385,9 +390,10 @@ def main(
     runs: int = 3,
     seconds: float = 15.0,
     warmup: float = 5.0,
+    every: int = 1,
 ) -> list[RunResult]:
-    results = sweep(counts or [100, 250, 500, 1000], npcs, runs, seconds, warmup)
-    render(results)
+    results = sweep(counts or [100, 250, 500, 1000], npcs, runs, seconds, warmup, every)
+    render(results, every)
     return results
 
 
@@ -400,5 +406,11 @@ if __name__ == "__main__":
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--seconds", type=float, default=15.0)
     ap.add_argument("--warmup", type=float, default=5.0)
+    ap.add_argument(
+        "--every",
+        type=int,
+        default=1,
+        help="snapshot interval per client in ticks (SnapshotConfig.every; staggered)",
+    )
     a = ap.parse_args()
-    main(a.players, a.npcs, a.runs, a.seconds, a.warmup)
+    main(a.players, a.npcs, a.runs, a.seconds, a.warmup, a.every)
