@@ -119,6 +119,23 @@ class History:
     def get(self, tick: int) -> Frame | None:
         return self.frames.get(tick)
 
+    def prune(self, clients: npt.NDArray[np.int64], acked: npt.NDArray[np.int64]) -> None:
+        """Drop the frames no client can use as a baseline any more. A client's baseline
+        is the tick it acknowledged last, and acks only move forward, so frame T is still
+        needed only by a client in it whose ack is at most T. `clients` are the sorted
+        entity ids of the shard's players, `acked` their acknowledged ticks; players who
+        left never ack again."""
+        if len(clients) == 0:
+            self.frames.clear()
+            return
+        for tick in list(self.frames):
+            keys = self.frames[tick].status_keys
+            pos = np.minimum(np.searchsorted(clients, keys), len(clients) - 1)
+            present = clients[pos] == keys
+            if np.any(acked[pos[present]] <= tick):
+                continue
+            del self.frames[tick]
+
     @property
     def nbytes(self) -> int:
         return sum(f.nbytes for f in self.frames.values())
@@ -466,6 +483,11 @@ def build(
     wait_k, wait_t = c_key[enter_idx[unsent]], since[unsent].astype(np.uint32)
     wo = np.argsort(wait_k, kind="stable")
     hist.add(tick, Frame(new_keys, new_states, new_upd, pe, st_now, wait_k[wo], wait_t[wo]))
+    everyone = list(shard.players.values())
+    all_eids = np.fromiter((lk.eid for lk in everyone), np.int64, len(everyone))
+    all_acked = np.fromiter((lk.acked_tick for lk in everyone), np.int64, len(everyone))
+    o = np.argsort(all_eids)
+    hist.prune(all_eids[o], all_acked[o])
 
     # 6. Per-client slices and bytes (every list below is grouped by client).
     full_src = np.concatenate([sent_enter, sent_upd[~sent_fits]])

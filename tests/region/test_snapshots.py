@@ -200,3 +200,27 @@ def test_every_other_tick_doubles_the_budget_and_keeps_the_view_exact() -> None:
             assert frame is not None and rebuilt.tobytes() == frame.states.tobytes()
             acked = snap.tick
     assert got == 60
+
+
+def test_history_keeps_only_frames_a_client_can_still_use() -> None:
+    """Frames whose clients have all acknowledged a later tick go; a client that has not
+    acknowledged (or acknowledged exactly that tick) keeps a frame; `keep` still caps."""
+    shard, link, _ = _world(6, SnapshotConfig(history=10), n_npc=5)
+    other = shard.world.spawn(KIND_PLAYER, 510, 500)
+    late = PlayerLink(2, 78, other, MoverState(0))
+    shard.players[other] = late
+    for t in range(1, 7):
+        if t > 2:
+            queue_command(link, SnapshotAck(tick=t - 1))
+        step(shard, t * 50)
+    hist = shard.history
+    assert isinstance(hist, History)
+    assert list(hist.frames) == [1, 2, 3, 4, 5, 6]  # `late` never acked: it may ack any
+    queue_command(late, SnapshotAck(tick=4))
+    step(shard, 7 * 50)
+    # link acked 5 (so it needs 5..), late acked 4 (needs 4..): 1-3 are useless now.
+    assert list(hist.frames) == [4, 5, 6, 7]
+    del shard.players[other]  # gone: it never acks again
+    queue_command(link, SnapshotAck(tick=7))
+    step(shard, 8 * 50)
+    assert list(hist.frames) == [7, 8]
