@@ -432,7 +432,19 @@ def spawn_npcs(shard: Shard, now_ms: int) -> None:
     w = shard.world
     assert shard.content is not None
     corpse_ms = shard.content.corpse_ms
-    for i, sp in enumerate(shard.spawns):
+    # Most spawn points hold a living NPC and need nothing: find those as array operations
+    # (eid -> slot through the sorted ids of the active slots) and visit only the rest.
+    spawns = shard.spawns
+    sp_eid = np.fromiter((sp.eid for sp in spawns), np.int64, len(spawns))
+    act = w.active_slots()
+    ids = w.eid[act].astype(np.int64)
+    by_id = np.argsort(ids)
+    pos = np.minimum(np.searchsorted(ids[by_id], sp_eid), max(0, len(ids) - 1))
+    found = (sp_eid != 0) & (ids[by_id][pos] == sp_eid) if len(ids) else sp_eid != sp_eid
+    sp_slot = act[by_id][pos] if len(ids) else np.zeros(len(spawns), np.intp)
+    settled = found & (w.ai[sp_slot] != AI_DEAD)
+    for i in np.flatnonzero(~settled).tolist():
+        sp = spawns[i]
         if sp.eid:
             slot = w.slot_or_none(sp.eid)
             if slot is None:

@@ -124,16 +124,14 @@ def _movement(shard: Shard, now_ms: int) -> list[tuple[int, str]]:
     movers = [link for link in shard.players.values() if link.pending]
     if not movers:
         return []
-    parts: list[npt.NDArray[np.void]] = []
-    counts: list[int] = []
-    for link in movers:
-        batch = link.pending[0] if len(link.pending) == 1 else np.concatenate(link.pending)
-        link.pending.clear()
-        parts.append(batch)
-        counts.append(len(batch))
     # Concatenate through bytes: np.concatenate of many small structured arrays spends
     # most of its time promoting field descriptions.
-    frames = np.frombuffer(b"".join([p.tobytes() for p in parts]), dtype=INPUT_FRAME_DTYPE)
+    counts = [sum([len(p) for p in link.pending]) for link in movers]
+    frames = np.frombuffer(
+        b"".join([p.tobytes() for link in movers for p in link.pending]), dtype=INPUT_FRAME_DTYPE
+    )
+    for link in movers:
+        link.pending.clear()
     owner = np.repeat(np.arange(len(movers), dtype=np.intp), counts)
     slots = np.fromiter((w.slot(link.eid) for link in movers), dtype=np.intp, count=len(movers))
     grace = shard.rules.immobile_grace_ms
@@ -167,9 +165,9 @@ def _movement(shard: Shard, now_ms: int) -> list[tuple[int, str]]:
     w.x[slots] = res.x
     w.y[slots] = res.y
     w.facing[slots] = res.facing
-    for i, link in enumerate(movers):
-        link.mover.last_seq = int(res.last_seq[i])
-        link.mover.client_ms = int(res.client_ms[i])
+    for link, seq, cms in zip(movers, res.last_seq.tolist(), res.client_ms.tolist(), strict=True):
+        link.mover.last_seq = seq
+        link.mover.client_ms = cms
     if res.moved.any():
         combat.interrupt_moved(shard, slots[res.moved], now_ms)
     out: list[tuple[int, str]] = []
