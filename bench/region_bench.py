@@ -283,6 +283,98 @@ def _bots(port: int, first_conn: int, count: int, seconds: float, seed: int, cpu
     sock.close()
 
 
+# --------------------------------------------------------------------------- in-process
+
+
+@dataclass
+class StepResult:
+    players: int
+    npcs: int
+    every: int
+    cpu_p50_ms: float
+    cpu_p99_ms: float
+    wall_p50_ms: float
+    bytes_per_player_s: float
+    history_kb_per_player: float
+
+
+def run_inprocess(
+    players: int, npcs: int = 2000, ticks: int = 60, warm: int = 200, every: int = 1, seed: int = 1
+) -> StepResult:
+    """The tick alone: the same world and bot behaviour as the socket run, with inputs and
+    acks (two ticks late) queued directly, timing only `step()` after `warm` ticks (views
+    and history at steady state). Far less noisy than the socket run on a shared box."""
+    from gameserver.region.content import TEMPLATES, RegionContent, SpawnPoint
+    from gameserver.region.movement import MoverState, MoveRules
+    from gameserver.region.shard import SnapshotConfig
+    from gameserver.region.snapshots import History
+    from gameserver.region.tick import PlayerLink, Shard, queue_command, queue_inputs, step
+    from gameserver.region.world import KIND_PLAYER
+    from gameserver.wire.messages import SnapshotAck
+    from gameserver.wire.structs import INPUT_FRAME_DTYPE
+    from gameserver.world.map import DEFAULT_MAP
+
+    region = DEFAULT_MAP.region("elwynn")
+    rng = random.Random(seed)
+    spawns = tuple(
+        SpawnPoint("wolf", rng.uniform(20, 980), rng.uniform(20, 980)) for _ in range(npcs)
+    )
+    shard = Shard(
+        region=region,
+        rules=MoveRules(max_speed=region.max_speed),
+        seed=seed,
+        content=RegionContent(templates=dict(TEMPLATES), spawns=spawns),
+        snapshots=SnapshotConfig(every=every),
+    )
+    step(shard, 0)
+    links = []
+    for i in range(players):
+        eid = shard.world.spawn(KIND_PLAYER, rng.uniform(50, 950), rng.uniform(50, 950))
+        links.append(PlayerLink(i + 1, i + 1, eid, MoverState(joined_at_ms=0)))
+        shard.players[eid] = links[-1]
+    heading = [rng.uniform(0, 2 * math.pi) for _ in links]
+    sent = [np.zeros(0, INPUT_FRAME_DTYPE) for _ in links]
+    received: dict[int, list[int]] = {}
+    cpu: list[float] = []
+    wall: list[float] = []
+    nbytes = 0
+    for t in range(1, warm + ticks + 1):
+        for i, link in enumerate(links):
+            if rng.random() < 0.02:
+                heading[i] = rng.uniform(0, 2 * math.pi)
+            f = np.zeros(1, INPUT_FRAME_DTYPE)
+            h = heading[i]
+            f[0] = (t, 50, 0, 0.35 * math.cos(h), 0.35 * math.sin(h), h)
+            sent[i] = np.concatenate([sent[i][-2:], f])
+            queue_inputs(link, sent[i].copy())
+            got = received.get(link.conn_id)
+            if got:  # the newest snapshot at least two ticks old
+                while len(got) > 1 and got[1] <= shard.tick - 1:
+                    got.pop(0)
+                if got[0] <= shard.tick - 1:
+                    queue_command(link, SnapshotAck(tick=got[0]))
+        c0, w0 = time.thread_time(), time.perf_counter()
+        res = step(shard, t * 50)
+        w1, c1 = time.perf_counter(), time.thread_time()
+        for conn, _ in res.snapshots:
+            received.setdefault(conn, []).append(shard.tick)
+        if t > warm:
+            cpu.append((c1 - c0) * 1000)
+            wall.append((w1 - w0) * 1000)
+            nbytes += sum(len(p) + 4 + AEAD_FRAMING for _, p in res.snapshots)
+    hist = shard.history
+    return StepResult(
+        players=players,
+        npcs=npcs,
+        every=every,
+        cpu_p50_ms=float(np.percentile(cpu, 50)),
+        cpu_p99_ms=float(np.percentile(cpu, 99)),
+        wall_p50_ms=float(np.percentile(wall, 50)),
+        bytes_per_player_s=nbytes / (ticks / TICK_HZ) / max(1, players),
+        history_kb_per_player=(hist.nbytes if isinstance(hist, History) else 0) / 1024 / players,
+    )
+
+
 # --------------------------------------------------------------------------- runs
 
 
@@ -412,5 +504,15 @@ if __name__ == "__main__":
         default=1,
         help="snapshot interval per client in ticks (SnapshotConfig.every; staggered)",
     )
+    ap.add_argument(
+        "--inprocess",
+        action="store_true",
+        help="time step() alone in this process (no sockets, no bot processes), pinned to CPU 0",
+    )
     a = ap.parse_args()
-    main(a.players, a.npcs, a.runs, a.seconds, a.warmup, a.every)
+    if a.inprocess:
+        _pin(0)
+        for n in a.players:
+            print(asdict(run_inprocess(n, a.npcs, every=a.every)), flush=True)
+    else:
+        main(a.players, a.npcs, a.runs, a.seconds, a.warmup, a.every)
