@@ -336,7 +336,8 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
             # The bots start near the Elwynn/Westfall border and wander across it; one of
             # them is a mild speed hacker.
             (
-                f"count(sum by (region) (realm_handoffs_total{{{sel}}}) > 0) >= 2",
+                f"count(sum by (region) (increase("
+                f"realm_handoff_duration_seconds_count{{{sel}}}[5m])) > 0) >= 2",
                 "bots handed across the border both ways",
             ),
             (
