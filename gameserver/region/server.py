@@ -365,9 +365,7 @@ class RegionServer:
         async with live.econ_lock:
             state = self.current_state(character_id) if character_id in self._live else live.base
             written, result = await fn(state, live.lease.fence)
-            live.base = live.base.model_copy(
-                update={"gold": written.gold, "items": written.items}
-            )
+            live.base = live.base.model_copy(update={"gold": written.gold, "items": written.items})
             return result
 
     async def checkpoint(self, reason: str = "checkpoint") -> int:
@@ -502,8 +500,11 @@ class RegionServer:
         while not stop.is_set():
             try:
                 await self.hot.publish_border(
-                    self.realm, self.region.name, self.server_id,
-                    view.outgoing(self.shard.world), ttl_ms,
+                    self.realm,
+                    self.region.name,
+                    self.server_id,
+                    view.outgoing(self.shard.world),
+                    ttl_ms,
                 )
                 if view.neighbours:
                     view.receive(await self.hot.border_feeds(self.realm, view.neighbours))
@@ -651,9 +652,14 @@ class RegionServer:
         )
 
     async def maintain(self, stop: asyncio.Event, heartbeat_s: float = 1.0) -> None:
-        """Checkpoints, lease renewals and heartbeats, off the tick's path."""
-        last_checkpoint = last_renew = last_hot = time.monotonic()
-        last_beat = 0.0
+        """Drain checks and heartbeats (every `heartbeat_s`), lease renewals (three per
+        lease lifetime) and checkpoints (durable every `checkpoint_interval_s`, hot every
+        `hot_checkpoint_interval_s`), all off the tick's path. It wakes as often as the
+        shortest of those intervals needs."""
+        started = time.monotonic()
+        due = {"beat": started, "renew": started + self.lease_ttl_ms / 3000.0}
+        due["durable"] = started + self.checkpoint_interval_s
+        due["hot"] = started + self.hot_checkpoint_interval_s
         wake_s = min(heartbeat_s, self.hot_checkpoint_interval_s, self.checkpoint_interval_s)
         while not stop.is_set():
             try:
@@ -661,36 +667,29 @@ class RegionServer:
             except TimeoutError:
                 pass
             now = time.monotonic()
-            if now - last_beat < heartbeat_s:
-                await self._checkpoints_due(now, last_checkpoint, last_hot)
-                if now - last_checkpoint >= self.checkpoint_interval_s:
-                    last_checkpoint = last_hot = now
-                elif now - last_hot >= self.hot_checkpoint_interval_s:
-                    last_hot = now
-                continue
-            last_beat = now
-            try:
-                if self.state is ServerState.DRAINING or await self.hot.drain_requested(
-                    self.realm, self.server_id
-                ):
-                    await self.drain()
-            except StorageError as e:
-                log.warning("drain check failed: %s", e)
-            try:
-                await self.hot.heartbeat(self.heartbeat(), ttl_ms=int(heartbeat_s * 5000))
-            except StorageError as e:
-                log.warning("heartbeat failed: %s", e)
-            if now - last_renew >= self.lease_ttl_ms / 3000.0:
-                last_renew = now
+            if now >= due["beat"]:
+                due["beat"] = now + heartbeat_s
+                await self._beat(heartbeat_s)
+            if now >= due["renew"]:
+                due["renew"] = now + self.lease_ttl_ms / 3000.0
                 await self.renew_leases()
-            await self._checkpoints_due(now, last_checkpoint, last_hot)
-            if now - last_checkpoint >= self.checkpoint_interval_s:
-                last_checkpoint = last_hot = now
-            elif now - last_hot >= self.hot_checkpoint_interval_s:
-                last_hot = now
+            if now >= due["durable"]:  # a durable checkpoint writes the hot one too
+                due["durable"] = now + self.checkpoint_interval_s
+                due["hot"] = now + self.hot_checkpoint_interval_s
+                await self.checkpoint()
+            elif now >= due["hot"]:
+                due["hot"] = now + self.hot_checkpoint_interval_s
+                await self.hot_checkpoint()
 
-    async def _checkpoints_due(self, now: float, last_checkpoint: float, last_hot: float) -> None:
-        if now - last_checkpoint >= self.checkpoint_interval_s:
-            await self.checkpoint()
-        elif now - last_hot >= self.hot_checkpoint_interval_s:
-            await self.hot_checkpoint()
+    async def _beat(self, heartbeat_s: float) -> None:
+        try:
+            if self.state is ServerState.DRAINING or await self.hot.drain_requested(
+                self.realm, self.server_id
+            ):
+                await self.drain()
+        except StorageError as e:
+            log.warning("drain check failed: %s", e)
+        try:
+            await self.hot.heartbeat(self.heartbeat(), ttl_ms=int(heartbeat_s * 5000))
+        except StorageError as e:
+            log.warning("heartbeat failed: %s", e)
