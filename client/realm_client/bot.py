@@ -247,3 +247,9 @@ def summarise(reports: list[BotReport]) -> dict[str, object]:
         "bot_errors": [r.error for r in reports if r.error],
         "reports": [asdict(r) for r in reports],
     }
+
+
+def headline(summary: dict[str, object]) -> dict[str, object]:
+    """The counts of a `summarise` result (every `bots*` key and the errors), without the
+    per-bot reports: what `realm up` puts in its own summary."""
+    return {k: v for k, v in summary.items() if k.startswith("bots") or k == "bot_errors"}

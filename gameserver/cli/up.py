@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
+from realm_client.bot import headline
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
@@ -219,10 +220,7 @@ async def _run(
     if n_bots:
         try:
             data = json.loads(await asyncio.to_thread(bot_json.read_text))
-            bots_summary.update(
-                {k: data[k] for k in ("bots", "bots_in_world", "bots_saw_others", "bot_errors")}
-            )
-            bots_summary["bots_saved_on_logout"] = data.get("bots_saved_on_logout", 0)
+            bots_summary.update(headline(data))
         except (OSError, ValueError, KeyError):
             bots_summary["bot_errors"] = ["the bot process left no report"]
     await asyncio.to_thread(bot_json.unlink, missing_ok=True)

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import aiohttp
+from realm_client.bot import headline
 
 from gameserver.storage.models import ServerKind
 from gameserver.world.map import DEFAULT_MAP, WorldMap
@@ -345,10 +346,7 @@ async def run_distributed(
     if n_bots:
         try:
             data = json.loads(bot_json.read_text())
-            summary.update(
-                {k: data[k] for k in ("bots", "bots_in_world", "bots_saw_others", "bot_errors")}
-            )
-            summary["bots_saved_on_logout"] = data.get("bots_saved_on_logout", 0)
+            summary.update(headline(data))
         except (OSError, ValueError, KeyError):
             summary["bot_errors"] = ["the bot process left no report"]
     bad = {k: v for k, v in codes.items() if v != 0}
