@@ -239,15 +239,8 @@ def _print_summary(summary: dict[str, Any]) -> None:
     t = Table(title="realm summary")
     t.add_column("")
     t.add_column("")
-    for key in (
-        "bots",
-        "bots_in_world",
-        "bots_saw_others",
-        "ticks",
-        "tick_p99_ms",
-        "characters_saved",
-        "uptime_s",
-    ):
+    bot_counts = [k for k, v in summary.items() if k.startswith("bots") and isinstance(v, int)]
+    for key in (*bot_counts, "ticks", "tick_p99_ms", "characters_saved", "uptime_s"):
         t.add_row(key, str(summary.get(key)))
     if summary.get("bot_errors"):
         t.add_row("bot errors", "; ".join(summary["bot_errors"][:5]))
