@@ -48,9 +48,10 @@ async def start(s: RealmSettings) -> Running:
         sinks=sinks,
         tick_rate=s.tick_rate,
         admission=SeatKeeper(s.name, hot, grace_s=s.login_grace_s),
+        actions=rwam,  # realm-wide actions and presence go to the RWAM over gRPC
     )
     pool = RegionPool(rcm, rcm_id, timeout_s=s.rpc_timeout_s)
-    add_rcm(grpc_server, rcm)
+    add_rcm(grpc_server, rcm, rcm)  # the RWAM's notices come back through Rcm.Notify
     await grpc_server.start()
     loop = asyncio.get_running_loop()
     transport, _ = await loop.create_datagram_endpoint(

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from typing import Any
 
@@ -28,13 +29,26 @@ from gameserver.rpc import realm_pb2 as pb
 from gameserver.rpc import realm_pb2_grpc as pbg
 from gameserver.rpc.errors import serve_call
 from gameserver.rpc.transport import call, open_channel
+from gameserver.rwam.notify import Notifier
 
 log = logging.getLogger(__name__)
 
 
 class RcmServicer(pbg.RcmServicer):
-    def __init__(self, impl: RcmApi) -> None:
+    def __init__(self, impl: RcmApi, notices: Notifier | None = None) -> None:
         self.impl = impl
+        self.notices = notices
+
+    async def Notify(self, request: pb.NoticeRequest, context: Any) -> pb.NoticeReply:
+        async def run() -> pb.NoticeReply:
+            if self.notices is None:
+                return pb.NoticeReply(delivered=False)
+            body = json.loads(request.body_json or "{}")
+            return pb.NoticeReply(
+                delivered=self.notices.notify(request.character_id, request.kind, body)
+            )
+
+        return await serve_call(context, "Rcm.Notify", run)
 
     async def Hold(self, request: pb.ConnRef, context: Any) -> pb.Empty:
         async def run() -> pb.Empty:
@@ -68,8 +82,8 @@ class RcmServicer(pbg.RcmServicer):
         return await serve_call(context, "Rcm.Kick", run)
 
 
-def add_rcm(server: Any, impl: RcmApi) -> None:
-    pbg.add_RcmServicer_to_server(RcmServicer(impl), server)
+def add_rcm(server: Any, impl: RcmApi, notices: Notifier | None = None) -> None:
+    pbg.add_RcmServicer_to_server(RcmServicer(impl, notices), server)
 
 
 class RcmClient:
@@ -99,6 +113,14 @@ class RcmClient:
 
     def kick(self, conn_id: int, reason: str) -> None:
         self._send("Rcm.Kick", self._stub.Kick, pb.KickNotice(conn_id=conn_id, reason=reason))
+
+    def notify(self, character_id: int, kind: str, body_json: str) -> None:
+        """A realm-wide action's notice, in order with everything else sent to this RCM."""
+        self._send(
+            "Rcm.Notify",
+            self._stub.Notify,
+            pb.NoticeRequest(character_id=character_id, kind=kind, body_json=body_json),
+        )
 
     def _send(self, method: str, fn: Any, request: Any) -> None:
         if self._sender is None:

@@ -13,6 +13,28 @@ class Empty(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
+class ActionRequest(_message.Message):
+    __slots__ = ("character_id", "op", "body_json")
+    CHARACTER_ID_FIELD_NUMBER: _ClassVar[int]
+    OP_FIELD_NUMBER: _ClassVar[int]
+    BODY_JSON_FIELD_NUMBER: _ClassVar[int]
+    character_id: int
+    op: str
+    body_json: str
+    def __init__(self, character_id: _Optional[int] = ..., op: _Optional[str] = ..., body_json: _Optional[str] = ...) -> None: ...
+
+class ActionResult(_message.Message):
+    __slots__ = ("ok", "code", "message", "body_json")
+    OK_FIELD_NUMBER: _ClassVar[int]
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    BODY_JSON_FIELD_NUMBER: _ClassVar[int]
+    ok: bool
+    code: str
+    message: str
+    body_json: str
+    def __init__(self, ok: _Optional[bool] = ..., code: _Optional[str] = ..., message: _Optional[str] = ..., body_json: _Optional[str] = ...) -> None: ...
+
 class AccountRef(_message.Message):
     __slots__ = ("account_id",)
     ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
@@ -149,6 +171,40 @@ class LeaveInstanceRequest(_message.Message):
     to_region: str
     def __init__(self, character_id: _Optional[int] = ..., account_id: _Optional[int] = ..., to_region: _Optional[str] = ...) -> None: ...
 
+class NearbyRequest(_message.Message):
+    __slots__ = ("character_id", "radius")
+    CHARACTER_ID_FIELD_NUMBER: _ClassVar[int]
+    RADIUS_FIELD_NUMBER: _ClassVar[int]
+    character_id: int
+    radius: float
+    def __init__(self, character_id: _Optional[int] = ..., radius: _Optional[float] = ...) -> None: ...
+
+class NearbyReply(_message.Message):
+    __slots__ = ("character_ids",)
+    CHARACTER_IDS_FIELD_NUMBER: _ClassVar[int]
+    character_ids: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, character_ids: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class EconomyUp(_message.Message):
+    __slots__ = ("character_id", "written_json", "aborted")
+    CHARACTER_ID_FIELD_NUMBER: _ClassVar[int]
+    WRITTEN_JSON_FIELD_NUMBER: _ClassVar[int]
+    ABORTED_FIELD_NUMBER: _ClassVar[int]
+    character_id: int
+    written_json: bytes
+    aborted: bool
+    def __init__(self, character_id: _Optional[int] = ..., written_json: _Optional[bytes] = ..., aborted: _Optional[bool] = ...) -> None: ...
+
+class EconomyDown(_message.Message):
+    __slots__ = ("state_json", "fence", "done")
+    STATE_JSON_FIELD_NUMBER: _ClassVar[int]
+    FENCE_FIELD_NUMBER: _ClassVar[int]
+    DONE_FIELD_NUMBER: _ClassVar[int]
+    state_json: bytes
+    fence: int
+    done: bool
+    def __init__(self, state_json: _Optional[bytes] = ..., fence: _Optional[int] = ..., done: _Optional[bool] = ...) -> None: ...
+
 class CreateInstanceRequest(_message.Message):
     __slots__ = ("template", "instance_id")
     TEMPLATE_FIELD_NUMBER: _ClassVar[int]
@@ -280,6 +336,22 @@ class LinkDown(_message.Message):
     deliveries: _containers.RepeatedCompositeFieldContainer[Delivery]
     kicks: _containers.RepeatedCompositeFieldContainer[KickNotice]
     def __init__(self, deliveries: _Optional[_Iterable[_Union[Delivery, _Mapping]]] = ..., kicks: _Optional[_Iterable[_Union[KickNotice, _Mapping]]] = ...) -> None: ...
+
+class NoticeRequest(_message.Message):
+    __slots__ = ("character_id", "kind", "body_json")
+    CHARACTER_ID_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    BODY_JSON_FIELD_NUMBER: _ClassVar[int]
+    character_id: int
+    kind: str
+    body_json: str
+    def __init__(self, character_id: _Optional[int] = ..., kind: _Optional[str] = ..., body_json: _Optional[str] = ...) -> None: ...
+
+class NoticeReply(_message.Message):
+    __slots__ = ("delivered",)
+    DELIVERED_FIELD_NUMBER: _ClassVar[int]
+    delivered: bool
+    def __init__(self, delivered: _Optional[bool] = ...) -> None: ...
 
 class ConnRef(_message.Message):
     __slots__ = ("conn_id",)

@@ -53,6 +53,21 @@ class RwamStub:
                 request_serializer=gameserver_dot_rpc_dot_realm__pb2.CharacterRef.SerializeToString,
                 response_deserializer=gameserver_dot_rpc_dot_realm__pb2.CharacterRecord.FromString,
                 _registered_method=True)
+        self.Handle = channel.unary_unary(
+                '/openrealm.v1.Rwam/Handle',
+                request_serializer=gameserver_dot_rpc_dot_realm__pb2.ActionRequest.SerializeToString,
+                response_deserializer=gameserver_dot_rpc_dot_realm__pb2.ActionResult.FromString,
+                _registered_method=True)
+        self.CharacterEntered = channel.unary_unary(
+                '/openrealm.v1.Rwam/CharacterEntered',
+                request_serializer=gameserver_dot_rpc_dot_realm__pb2.CharacterRef.SerializeToString,
+                response_deserializer=gameserver_dot_rpc_dot_realm__pb2.Empty.FromString,
+                _registered_method=True)
+        self.CharacterLeft = channel.unary_unary(
+                '/openrealm.v1.Rwam/CharacterLeft',
+                request_serializer=gameserver_dot_rpc_dot_realm__pb2.CharacterRef.SerializeToString,
+                response_deserializer=gameserver_dot_rpc_dot_realm__pb2.Empty.FromString,
+                _registered_method=True)
 
 
 class RwamServicer:
@@ -77,6 +92,26 @@ class RwamServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Handle(self, request, context):
+        """Realm-wide actions (chat, friends, mail, auctions, party, guild): the RCM forwards a
+        client's RwamRequest and reports who enters and leaves the world.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CharacterEntered(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CharacterLeft(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RwamServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -94,6 +129,21 @@ def add_RwamServicer_to_server(servicer, server):
                     servicer.OwnedCharacter,
                     request_deserializer=gameserver_dot_rpc_dot_realm__pb2.CharacterRef.FromString,
                     response_serializer=gameserver_dot_rpc_dot_realm__pb2.CharacterRecord.SerializeToString,
+            ),
+            'Handle': grpc.unary_unary_rpc_method_handler(
+                    servicer.Handle,
+                    request_deserializer=gameserver_dot_rpc_dot_realm__pb2.ActionRequest.FromString,
+                    response_serializer=gameserver_dot_rpc_dot_realm__pb2.ActionResult.SerializeToString,
+            ),
+            'CharacterEntered': grpc.unary_unary_rpc_method_handler(
+                    servicer.CharacterEntered,
+                    request_deserializer=gameserver_dot_rpc_dot_realm__pb2.CharacterRef.FromString,
+                    response_serializer=gameserver_dot_rpc_dot_realm__pb2.Empty.SerializeToString,
+            ),
+            'CharacterLeft': grpc.unary_unary_rpc_method_handler(
+                    servicer.CharacterLeft,
+                    request_deserializer=gameserver_dot_rpc_dot_realm__pb2.CharacterRef.FromString,
+                    response_serializer=gameserver_dot_rpc_dot_realm__pb2.Empty.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -178,6 +228,87 @@ class Rwam:
             '/openrealm.v1.Rwam/OwnedCharacter',
             gameserver_dot_rpc_dot_realm__pb2.CharacterRef.SerializeToString,
             gameserver_dot_rpc_dot_realm__pb2.CharacterRecord.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Handle(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/openrealm.v1.Rwam/Handle',
+            gameserver_dot_rpc_dot_realm__pb2.ActionRequest.SerializeToString,
+            gameserver_dot_rpc_dot_realm__pb2.ActionResult.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CharacterEntered(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/openrealm.v1.Rwam/CharacterEntered',
+            gameserver_dot_rpc_dot_realm__pb2.CharacterRef.SerializeToString,
+            gameserver_dot_rpc_dot_realm__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CharacterLeft(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/openrealm.v1.Rwam/CharacterLeft',
+            gameserver_dot_rpc_dot_realm__pb2.CharacterRef.SerializeToString,
+            gameserver_dot_rpc_dot_realm__pb2.Empty.FromString,
             options,
             channel_credentials,
             insecure,
@@ -476,6 +607,16 @@ class RegionStub:
                 request_serializer=gameserver_dot_rpc_dot_realm__pb2.UnloadInstanceRequest.SerializeToString,
                 response_deserializer=gameserver_dot_rpc_dot_realm__pb2.UnloadInstanceReply.FromString,
                 _registered_method=True)
+        self.Economy = channel.stream_stream(
+                '/openrealm.v1.Region/Economy',
+                request_serializer=gameserver_dot_rpc_dot_realm__pb2.EconomyUp.SerializeToString,
+                response_deserializer=gameserver_dot_rpc_dot_realm__pb2.EconomyDown.FromString,
+                _registered_method=True)
+        self.Nearby = channel.unary_unary(
+                '/openrealm.v1.Region/Nearby',
+                request_serializer=gameserver_dot_rpc_dot_realm__pb2.NearbyRequest.SerializeToString,
+                response_deserializer=gameserver_dot_rpc_dot_realm__pb2.NearbyReply.FromString,
+                _registered_method=True)
 
 
 class RegionServicer:
@@ -523,6 +664,26 @@ class RegionServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Economy(self, request_iterator, context):
+        """An RWAM economy transaction on a character this server holds (see
+        gameserver/rwam/economy.py): the RWAM sends the character id, the server takes the
+        character's save lock and lends its live state and lease fence, the RWAM commits the
+        one database transaction and answers what it wrote (or that nothing landed); the
+        server adopts it and releases the lock. A stream that breaks after the loan evicts
+        the character unsaved (the commit's outcome is unknown to the server).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Nearby(self, request, context):
+        """Who stands within `radius` of a character held here (itself included): the
+        listeners of a /say or /yell the RWAM delivers.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RegionServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -555,6 +716,16 @@ def add_RegionServicer_to_server(servicer, server):
                     servicer.UnloadInstance,
                     request_deserializer=gameserver_dot_rpc_dot_realm__pb2.UnloadInstanceRequest.FromString,
                     response_serializer=gameserver_dot_rpc_dot_realm__pb2.UnloadInstanceReply.SerializeToString,
+            ),
+            'Economy': grpc.stream_stream_rpc_method_handler(
+                    servicer.Economy,
+                    request_deserializer=gameserver_dot_rpc_dot_realm__pb2.EconomyUp.FromString,
+                    response_serializer=gameserver_dot_rpc_dot_realm__pb2.EconomyDown.SerializeToString,
+            ),
+            'Nearby': grpc.unary_unary_rpc_method_handler(
+                    servicer.Nearby,
+                    request_deserializer=gameserver_dot_rpc_dot_realm__pb2.NearbyRequest.FromString,
+                    response_serializer=gameserver_dot_rpc_dot_realm__pb2.NearbyReply.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -730,6 +901,60 @@ class Region:
             metadata,
             _registered_method=True)
 
+    @staticmethod
+    def Economy(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/openrealm.v1.Region/Economy',
+            gameserver_dot_rpc_dot_realm__pb2.EconomyUp.SerializeToString,
+            gameserver_dot_rpc_dot_realm__pb2.EconomyDown.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Nearby(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/openrealm.v1.Region/Nearby',
+            gameserver_dot_rpc_dot_realm__pb2.NearbyRequest.SerializeToString,
+            gameserver_dot_rpc_dot_realm__pb2.NearbyReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
 
 class RcmStub:
     """---- RCM: what the OEM and region servers ask of the connection manager -----------------
@@ -761,6 +986,11 @@ class RcmStub:
                 request_serializer=gameserver_dot_rpc_dot_realm__pb2.KickNotice.SerializeToString,
                 response_deserializer=gameserver_dot_rpc_dot_realm__pb2.Empty.FromString,
                 _registered_method=True)
+        self.Notify = channel.unary_unary(
+                '/openrealm.v1.Rcm/Notify',
+                request_serializer=gameserver_dot_rpc_dot_realm__pb2.NoticeRequest.SerializeToString,
+                response_deserializer=gameserver_dot_rpc_dot_realm__pb2.NoticeReply.FromString,
+                _registered_method=True)
 
 
 class RcmServicer:
@@ -791,6 +1021,14 @@ class RcmServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Notify(self, request, context):
+        """A realm-wide action's notice (whisper, mail arrived, invite...) for a character
+        whose session this RCM holds.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RcmServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -813,6 +1051,11 @@ def add_RcmServicer_to_server(servicer, server):
                     servicer.Kick,
                     request_deserializer=gameserver_dot_rpc_dot_realm__pb2.KickNotice.FromString,
                     response_serializer=gameserver_dot_rpc_dot_realm__pb2.Empty.SerializeToString,
+            ),
+            'Notify': grpc.unary_unary_rpc_method_handler(
+                    servicer.Notify,
+                    request_deserializer=gameserver_dot_rpc_dot_realm__pb2.NoticeRequest.FromString,
+                    response_serializer=gameserver_dot_rpc_dot_realm__pb2.NoticeReply.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -924,6 +1167,33 @@ class Rcm:
             '/openrealm.v1.Rcm/Kick',
             gameserver_dot_rpc_dot_realm__pb2.KickNotice.SerializeToString,
             gameserver_dot_rpc_dot_realm__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Notify(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/openrealm.v1.Rcm/Notify',
+            gameserver_dot_rpc_dot_realm__pb2.NoticeRequest.SerializeToString,
+            gameserver_dot_rpc_dot_realm__pb2.NoticeReply.FromString,
             options,
             channel_credentials,
             insecure,

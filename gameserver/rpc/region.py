@@ -49,6 +49,7 @@ from gameserver.rpc import realm_pb2 as pb
 from gameserver.rpc import realm_pb2_grpc as pbg
 from gameserver.rpc.errors import serve_call
 from gameserver.rpc.transport import call, open_channel
+from gameserver.rwam.economy import Commit
 from gameserver.storage.models import CharacterState, ServerHeartbeat
 from gameserver.wire.errors import WireError
 from gameserver.wire.messages import (
@@ -93,6 +94,25 @@ class HostedRegion(Protocol):
     def submit_inputs(self, character_id: int, frames: npt.NDArray[np.void]) -> None: ...
 
     def submit_command(self, character_id: int, msg: Message) -> None: ...
+
+    async def run_economy(self, character_id: int, fn: Commit[Any]) -> Any: ...
+
+    async def evict_unsaved(self, character_id: int, reason: str) -> None: ...
+
+    def characters_near(self, character_id: int, radius: float) -> list[int]: ...
+
+
+#: Longest a region server lends a character's live state to an RWAM transaction before
+#: it gives up on the answer and evicts the character unsaved.
+ECONOMY_LOAN_S = 20.0
+
+
+class _EconomyAborted(Exception):
+    """The RWAM's transaction did not land: keep the live state as it was."""
+
+
+class _EconomyLost(Exception):
+    """The RWAM never said whether its transaction landed."""
 
 
 class ShardSet(Protocol):
@@ -380,6 +400,94 @@ class RegionServicer(pbg.RegionServicer):
         else the process's only shard (which ignores characters it does not hold)."""
         shard = self._where.get(character_id)
         return shard if shard is not None else self.shards.shard("")
+
+    async def Economy(
+        self, request_iterator: AsyncIterator[pb.EconomyUp], context: Any
+    ) -> AsyncIterator[pb.EconomyDown]:
+        """Lend a held character's live state to one RWAM transaction under its save lock
+        (`RegionServer.run_economy`): the same commit code as in process, run by the RWAM
+        against the database, with this server adopting what it wrote."""
+        it = request_iterator.__aiter__()
+        first = await anext(it, None)
+        if first is None:
+            return
+        cid = first.character_id
+        shard = self._where.get(cid) or self.shards.shard(_metadata(context).get(SERVER_KEY, ""))
+        loop = asyncio.get_running_loop()
+        down: asyncio.Queue[pb.EconomyDown | BaseException] = asyncio.Queue()
+        answer: asyncio.Future[pb.EconomyUp | None] = loop.create_future()
+
+        async def lend(state: CharacterState, fence: int) -> tuple[CharacterState, None]:
+            if answer.done() and answer.result() is None:
+                raise _EconomyAborted()  # gone before the loan: it cannot have committed
+            down.put_nowait(pb.EconomyDown(state_json=convert.state_json(state), fence=fence))
+            try:
+                up = await asyncio.wait_for(asyncio.shield(answer), ECONOMY_LOAN_S)
+            except TimeoutError:
+                up = None
+            if up is None:
+                raise _EconomyLost(f"no outcome for the economy transaction of {cid}")
+            if up.aborted or not up.written_json:
+                raise _EconomyAborted()
+            return convert.state_of(up.written_json), None
+
+        async def work() -> None:
+            try:
+                if shard is None:
+                    raise LookupError(f"character {cid} is not held here")
+                await shard.run_economy(cid, lend)
+                down.put_nowait(pb.EconomyDown(done=True))
+            except _EconomyAborted:
+                down.put_nowait(pb.EconomyDown(done=True))
+            except _EconomyLost as e:
+                log.error("%s; dropping the character unsaved", e)
+                assert shard is not None
+                await shard.evict_unsaved(
+                    cid, "lost contact with the realm database; please log in again"
+                )
+                down.put_nowait(e)
+            except Exception as e:
+                down.put_nowait(e)
+
+        async def read_answer() -> None:
+            try:
+                up = await anext(it, None)
+            except (asyncio.CancelledError, grpc.aio.AioRpcError):
+                up = None
+            if not answer.done():
+                answer.set_result(up)
+
+        worker = asyncio.create_task(work(), name=f"economy-{cid}")
+        reader = asyncio.create_task(read_answer(), name=f"economy-read-{cid}")
+        try:
+            while True:
+                msg = await down.get()
+                if isinstance(msg, BaseException):
+
+                    async def fail(e: BaseException = msg) -> pb.EconomyDown:
+                        raise e
+
+                    await serve_call(context, "Region.Economy", fail)
+                    return
+                yield msg
+                if msg.done:
+                    return
+        finally:
+            if not answer.done():
+                answer.set_result(None)  # the RWAM went away mid-loan: evict, never guess
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.shield(worker)
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader
+
+    async def Nearby(self, request: pb.NearbyRequest, context: Any) -> pb.NearbyReply:
+        async def run() -> pb.NearbyReply:
+            shard = self._where.get(request.character_id) or self._target(context)
+            near = shard.characters_near(request.character_id, request.radius)
+            return pb.NearbyReply(character_ids=near)
+
+        return await serve_call(context, "Region.Nearby", run)
 
     async def CreateInstance(
         self, request: pb.CreateInstanceRequest, context: Any

@@ -16,9 +16,10 @@ chat) so a player who joins or reconnects can catch up (`history`).
 
 from __future__ import annotations
 
+import inspect
 import re
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -42,9 +43,12 @@ CHANNELS = ("say", "yell", "whisper", "party", "raid", "guild", "officer", "chan
 
 
 class AreaOfInterest(Protocol):
-    def nearby(self, character_id: int, radius: float) -> list[int]:
+    def nearby(
+        self, character_id: int, radius: float
+    ) -> list[int] | Awaitable[list[int]]:
         """Characters within `radius` of the speaker on its region server (itself
-        included); empty if it is not in the world."""
+        included); empty if it is not in the world. Awaitable when the region server is
+        in another process."""
         ...
 
 
@@ -127,7 +131,8 @@ class ChatService:
     ) -> tuple[str, list[int]]:
         if channel in ("say", "yell"):
             radius = SAY_RADIUS if channel == "say" else YELL_RADIUS
-            return channel, self.aoi.nearby(character_id, radius)
+            near = self.aoi.nearby(character_id, radius)
+            return channel, await near if inspect.isawaitable(near) else near
         if channel == "whisper":
             to = self.presence.by_name(check_character_name(target))
             if to is None:
