@@ -38,7 +38,8 @@ from gameserver.rpc.errors import from_rpc_error
 from gameserver.rpc.rcm import RemoteRcmDirectory
 from gameserver.rpc.region import SERVER_KEY
 from gameserver.rpc.transport import call, open_channel
-from gameserver.rwam.economy import Commit, EconomyIndeterminate
+from gameserver.rwam.economy import Commit
+from gameserver.rwam.errors import ActionError
 from gameserver.storage.interfaces import HotState, StorageError
 from gameserver.storage.models import Route
 
@@ -138,14 +139,18 @@ class RemoteHolder:
             raise LookupError(f"{server_id} lent nothing for {character_id}")
         try:
             written, result = await fn(convert.state_of(lent.state_json), lent.fence)
-        except EconomyIndeterminate:
-            stream.cancel()  # no outcome: the server evicts the character unsaved
-            raise
-        except BaseException:
-            with contextlib.suppress(grpc.aio.AioRpcError):
+        except (ActionError, StorageError):
+            # Refused or rolled back (an ambiguous commit is EconomyIndeterminate): the
+            # server keeps its live state, as in process.
+            with contextlib.suppress(grpc.aio.AioRpcError, grpc.aio.UsageError):
                 await stream.write(pb.EconomyUp(aborted=True))
                 await stream.done_writing()
                 await stream.read()
+            raise
+        except BaseException:
+            # EconomyIndeterminate, a cancelled caller, a bug: whether the commit landed is
+            # unknown, so the server must not keep (and later save) its copy: it evicts.
+            stream.cancel()
             raise
         try:
             await stream.write(pb.EconomyUp(written_json=convert.state_json(written)))
