@@ -188,7 +188,8 @@ def role_env(owner: Owner, spec: RealmSpec, role: str) -> list[Manifest]:
     if role == "oem":
         return [redis, grpc, _rwam(realm)]
     if role == "rwam":
-        return [db, grpc]
+        # Redis: routes and presence for realm-wide actions (notices, online economy).
+        return [db, redis, grpc]
     raise ValueError(f"no such realm role: {role}")
 
 
