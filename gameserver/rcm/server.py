@@ -14,9 +14,13 @@ import asyncio
 import json
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
+
+import numpy as np
+import numpy.typing as npt
 
 from gameserver import metrics
 from gameserver.api.errors import RemoteError, ServiceUnavailable
@@ -80,6 +84,10 @@ class Session:
     # While a handoff moves the player between servers its inputs wait here, in order,
     # and are replayed to the new server when the route switches (none are lost).
     held: list[tuple[int, Any]] | None = None
+    # The last few input batches routed, replayed to the new server after a handoff: frames
+    # still in flight to the old server when it let the player go are not lost (the target
+    # skips any frame it already has by sequence number).
+    recent: deque[npt.NDArray[np.void]] = field(default_factory=lambda: deque(maxlen=8))
     busy: bool = False  # a world-changing request (enter/logout) is in progress
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
@@ -212,6 +220,7 @@ class RcmServer(asyncio.DatagramProtocol):
             if s.held is not None:
                 s.held.append((0, msg))
             elif s.server is not None and s.character_id is not None:
+                s.recent.append(msg.frames)
                 s.server.submit_inputs(s.character_id, msg.frames)
                 if msg.ack_tick:
                     self._game_command(s, SnapshotAck(tick=msg.ack_tick))
@@ -305,8 +314,9 @@ class RcmServer(asyncio.DatagramProtocol):
         if s.conn_id not in self.sessions:  # the client went away while we placed it
             await self.oem.leave_world(s.account_id, reason="disconnect")
             return
-        s.character_id, s.server = msg.character_id, self.sinks(
-            placement.server_id, placement.address
+        s.character_id, s.server = (
+            msg.character_id,
+            self.sinks(placement.server_id, placement.address),
         )
         await self._entered_world(s)  # presence first: the client's next request needs it
         self._reply(s, self._entered(placement), env)
@@ -343,6 +353,8 @@ class RcmServer(asyncio.DatagramProtocol):
             s.server = self.sinks(placement.server_id, placement.address)
             notice = s.conn.send(self._entered(placement), reliable=True, now=time.monotonic())
             self._send(s, notice)
+            for frames in s.recent:
+                s.server.submit_inputs(s.character_id, frames)
         for kind, msg in held:
             if kind == 0:
                 self._dispatch(s, Envelope(msg))

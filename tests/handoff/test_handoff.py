@@ -137,7 +137,7 @@ async def test_a_drained_shard_moves_its_players_to_another_shard(
         positions = {p.entity_id: p.position for p in players}
         assert border_realm.hot is not None
         await border_realm.hot.request_drain(border_realm.settings.name, "east-0")
-        for _ in range(100):
+        for _ in range(300):  # the drain starts at the server's next heartbeat (1 s)
             if first.drained.is_set():
                 break
             for p in players:
