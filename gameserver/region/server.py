@@ -477,7 +477,9 @@ class RegionServer:
 
     def _count_players(self) -> None:
         metrics.PLAYERS.labels(*self._labels).set(self.players)
-        if self.state is ServerState.DRAINING and not self._live:
+        # Drained only once every move it started has finished: the process may exit then,
+        # and must not take a handoff in flight down with it.
+        if self.state is ServerState.DRAINING and not self._live and not self._moving:
             self.all_saved = True
             self.drained.set()
 
@@ -558,6 +560,7 @@ class RegionServer:
                 moved = False
             finally:
                 self._moving.discard(cid)
+                self._count_players()
             if not moved and cid in self._live:
                 self._move_retry_at[cid] = time.monotonic() + 1.0
                 if reason == "border":  # nowhere to go yet: back inside our edge
@@ -619,7 +622,7 @@ class RegionServer:
             self._drain_started = time.monotonic()
         for cid, live in list(self._live.items()):
             self._start_move(cid, live.character.account_id, None, "drain")
-        if not self._live:
+        if not self._live and not self._moving:
             self.all_saved = True
             self.drained.set()
         elif (

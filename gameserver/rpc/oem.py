@@ -8,6 +8,7 @@ refusal crosses as the same `OemError` code the in-process service raises.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from gameserver.api.oem import OemApi, Placement
@@ -42,8 +43,12 @@ class OemServicer(pbg.OemServicer):
     async def Handoff(self, request: pb.HandoffRequest, context: Any) -> pb.HandoffReply:
         async def run() -> pb.HandoffReply:
             to_region = request.to_region if request.HasField("to_region") else None
-            moved = await self.impl.handoff(
-                request.character_id, request.account_id, to_region, request.reason
+            # Shielded: a caller that goes away (a drained region process exiting) must not
+            # cancel a move halfway, with the player extracted and its inputs held.
+            moved = await asyncio.shield(
+                self.impl.handoff(
+                    request.character_id, request.account_id, to_region, request.reason
+                )
             )
             return pb.HandoffReply(moved=moved)
 

@@ -144,7 +144,7 @@ async def test_a_drained_shard_moves_its_players_to_another_shard(
                 p.move(0, 1, 0.05)
             await asyncio.sleep(0.05)
         assert first.drained.is_set() and first.players == 0
-        assert second.players == 3
+        assert second.players == 3  # drained only once every move it started has landed
         for p in players:
             await _all_acked(p)
             assert p.handoffs == 1 and _server_of(border_realm, p) == second.server_id
