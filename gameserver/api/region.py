@@ -75,6 +75,11 @@ class InputSink(Protocol):
 
     server_id: str
 
-    def submit_inputs(self, character_id: int, frames: npt.NDArray[np.void]) -> None: ...
+    def submit_inputs(
+        self, character_id: int, frames: npt.NDArray[np.void], ack_tick: int = 0
+    ) -> None:
+        """Frames from one datagram, with the snapshot tick it acknowledged (0: none):
+        the ack rides with the frames so the hot path is one call per datagram."""
+        ...
 
     def submit_command(self, character_id: int, msg: Message) -> None: ...

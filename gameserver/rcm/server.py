@@ -61,7 +61,6 @@ from gameserver.wire.messages import (
     Pong,
     RwamRequest,
     RwamResult,
-    SnapshotAck,
     Welcome,
 )
 from gameserver.wire.token import TokenSealer
@@ -221,9 +220,7 @@ class RcmServer(asyncio.DatagramProtocol):
                 s.held.append((0, msg))
             elif s.server is not None and s.character_id is not None:
                 s.recent.append(msg.frames)
-                s.server.submit_inputs(s.character_id, msg.frames)
-                if msg.ack_tick:
-                    self._game_command(s, SnapshotAck(tick=msg.ack_tick))
+                s.server.submit_inputs(s.character_id, msg.frames, msg.ack_tick)
         elif isinstance(msg, GAME_COMMANDS):
             self._game_command(s, msg)
         elif isinstance(msg, Ping):

@@ -33,7 +33,15 @@ from gameserver.clock import now_ms
 from gameserver.region import combat as region_combat
 from gameserver.region.borders import BorderView
 from gameserver.region.movement import MoverState, MoveRules
-from gameserver.region.tick import PlayerLink, Shard, StepResult, queue_command, queue_inputs, step
+from gameserver.region.tick import (
+    PlayerLink,
+    Shard,
+    StepResult,
+    queue_ack,
+    queue_command,
+    queue_inputs,
+    step,
+)
 from gameserver.region.world import KIND_PLAYER
 from gameserver.storage.interfaces import CharacterStore, HotState, StaleFence, StorageError
 from gameserver.storage.models import (
@@ -221,10 +229,14 @@ class RegionServer:
         join = PlayerJoin(live.character, state, live.lease, link.conn_id, live.rcm, cont)
         return Extracted(join, saved)
 
-    def submit_inputs(self, character_id: int, frames: npt.NDArray[np.void]) -> None:
+    def submit_inputs(
+        self, character_id: int, frames: npt.NDArray[np.void], ack_tick: int = 0
+    ) -> None:
         live = self._live.get(character_id)
         if live is not None:
             queue_inputs(live.link, frames)
+            if ack_tick:
+                queue_ack(live.link, ack_tick)
 
     def submit_command(self, character_id: int, msg: Message) -> None:
         """A combat command or snapshot ack from the player (CastAbility, SetAutoAttack,

@@ -189,11 +189,17 @@ def queue_inputs(link: PlayerLink, frames: npt.NDArray[np.void], max_pending: in
             del link.pending[0]
 
 
+def queue_ack(link: PlayerLink, tick: int) -> None:
+    """Only the newest acknowledged tick matters (one per datagram would otherwise crowd
+    the queue), and acks never move backwards."""
+    if tick > link.ack_pending:
+        link.ack_pending = tick
+
+
 def queue_command(link: PlayerLink, msg: Message, max_pending: int = 64) -> None:
-    """Buffer a combat command (CastAbility, SetAutoAttack, Respawn, SnapshotAck). Acks
-    only keep the newest tick (one per datagram would otherwise crowd the queue)."""
+    """Buffer a combat command (CastAbility, SetAutoAttack, Respawn, SnapshotAck)."""
     if isinstance(msg, SnapshotAck):
-        link.ack_pending = max(link.ack_pending, msg.tick)
+        queue_ack(link, msg.tick)
     elif len(link.commands) < max_pending:
         link.commands.append(msg)
 
@@ -205,6 +211,7 @@ __all__ = [
     "Shard",
     "SnapshotConfig",
     "StepResult",
+    "queue_ack",
     "queue_command",
     "queue_inputs",
     "step",

@@ -298,14 +298,16 @@ class ExtractPlayerReply(_message.Message):
     def __init__(self, extracted: _Optional[_Union[Extracted, _Mapping]] = ...) -> None: ...
 
 class InputBatch(_message.Message):
-    __slots__ = ("character_id", "frames", "command")
+    __slots__ = ("character_id", "frames", "command", "ack_tick")
     CHARACTER_ID_FIELD_NUMBER: _ClassVar[int]
     FRAMES_FIELD_NUMBER: _ClassVar[int]
     COMMAND_FIELD_NUMBER: _ClassVar[int]
+    ACK_TICK_FIELD_NUMBER: _ClassVar[int]
     character_id: int
     frames: bytes
     command: bytes
-    def __init__(self, character_id: _Optional[int] = ..., frames: _Optional[bytes] = ..., command: _Optional[bytes] = ...) -> None: ...
+    ack_tick: int
+    def __init__(self, character_id: _Optional[int] = ..., frames: _Optional[bytes] = ..., command: _Optional[bytes] = ..., ack_tick: _Optional[int] = ...) -> None: ...
 
 class LinkUp(_message.Message):
     __slots__ = ("inputs",)

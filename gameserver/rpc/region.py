@@ -70,6 +70,7 @@ RCM_KEY = "x-openrealm-rcm"
 SERVER_KEY = "x-openrealm-server"
 MAX_FRAMES_PER_BATCH = 64  # as many as one datagram can carry, with room to spare
 _FRAME = INPUT_FRAME_DTYPE.itemsize
+_NO_FRAMES: npt.NDArray[np.void] = np.zeros(0, INPUT_FRAME_DTYPE)
 
 
 class Outbox(Protocol):
@@ -91,7 +92,9 @@ class HostedRegion(Protocol):
 
     async def extract_player(self, character_id: int, reason: str) -> Extracted | None: ...
 
-    def submit_inputs(self, character_id: int, frames: npt.NDArray[np.void]) -> None: ...
+    def submit_inputs(
+        self, character_id: int, frames: npt.NDArray[np.void], ack_tick: int = 0
+    ) -> None: ...
 
     def submit_command(self, character_id: int, msg: Message) -> None: ...
 
@@ -153,8 +156,10 @@ class OneShard:
 def decode_frames(raw: bytes) -> npt.NDArray[np.void] | None:
     """InputFrame structs from a link batch, or None for a batch that cannot be one."""
     n, rest = divmod(len(raw), _FRAME)
-    if rest or n == 0 or n > MAX_FRAMES_PER_BATCH:
+    if rest or n > MAX_FRAMES_PER_BATCH:
         return None
+    if n == 0:
+        return _NO_FRAMES  # an ack alone
     return np.frombuffer(raw, dtype=INPUT_FRAME_DTYPE).copy()
 
 
@@ -376,7 +381,7 @@ class RegionServicer(pbg.RegionServicer):
                         if frames is None or shard is None:
                             self.dropped_frames += 1
                             continue
-                        shard.submit_inputs(batch.character_id, frames)
+                        shard.submit_inputs(batch.character_id, frames, batch.ack_tick)
             except (asyncio.CancelledError, grpc.aio.AioRpcError):
                 pass
             finally:
@@ -626,15 +631,20 @@ class RegionClient:
         return int(reply.saved)
 
     # --- inputs (InputSink) ------------------------------------------------------------------
-    def submit_inputs(self, character_id: int, frames: npt.NDArray[np.void]) -> None:
-        """Queue frames for the link; never blocks (called from `datagram_received`)."""
+    def submit_inputs(
+        self, character_id: int, frames: npt.NDArray[np.void], ack_tick: int = 0
+    ) -> None:
+        """Queue frames (and the ack they carry) for the link; never blocks (called from
+        `datagram_received`)."""
         if self._via is not None:
-            self._via.submit_inputs(character_id, frames)
+            self._via.submit_inputs(character_id, frames, ack_tick)
             return
-        if self._closed or not len(frames):
+        if self._closed or not (len(frames) or ack_tick):
             return
         self.open_link()
-        self._batch.append(pb.InputBatch(character_id=character_id, frames=frames.tobytes()))
+        self._batch.append(
+            pb.InputBatch(character_id=character_id, frames=frames.tobytes(), ack_tick=ack_tick)
+        )
         if not self._flush_scheduled:
             self._flush_scheduled = True
             asyncio.get_running_loop().call_soon(self._flush)

@@ -244,6 +244,7 @@ class FakeRegion:
         self.joined: list[PlayerJoin] = []
         self.inputs: list[tuple[int, bytes]] = []
         self.commands: list[tuple[int, Message]] = []
+        self.acks: list[tuple[int, int]] = []
 
     async def add_player(self, join: PlayerJoin) -> JoinResult:
         if join.character.id in {j.character.id for j in self.joined}:
@@ -261,8 +262,12 @@ class FakeRegion:
             return None
         return Extracted(player_join(), saved=True)
 
-    def submit_inputs(self, character_id: int, frames: npt.NDArray[np.void]) -> None:
+    def submit_inputs(
+        self, character_id: int, frames: npt.NDArray[np.void], ack_tick: int = 0
+    ) -> None:
         self.inputs.append((character_id, frames.tobytes()))
+        if ack_tick:
+            self.acks.append((character_id, ack_tick))
 
     def submit_command(self, character_id: int, msg: Message) -> None:
         self.commands.append((character_id, msg))
@@ -328,10 +333,12 @@ async def test_link_carries_inputs_up_and_tick_batches_down(serve: Any) -> None:
         await _until(lambda: hub.links == 1)
         client.submit_inputs(1, frames(3))
         client.submit_command(1, Respawn())
-        client.submit_inputs(1, frames(2, seq0=4))
-        await _until(lambda: len(fake.inputs) == 2)
-        assert fake.inputs == [(1, frames(3).tobytes()), (1, frames(2, 4).tobytes())]
+        client.submit_inputs(1, frames(2, seq0=4), ack_tick=77)
+        client.submit_inputs(1, frames(0), ack_tick=78)  # an ack alone still travels
+        await _until(lambda: len(fake.inputs) == 3)
+        assert fake.inputs[:2] == [(1, frames(3).tobytes()), (1, frames(2, 4).tobytes())]
         assert fake.commands == [(1, Respawn())]
+        assert fake.acks == [(1, 77), (1, 78)]  # a field of the batch, not a command
         # conn 5 belongs to RCM "127.0.0.1:1", which has no link; conn 6 is unknown, and
         # with one link open it goes there
         hub.bind(6, "rcm-a")
