@@ -58,7 +58,7 @@ async def _walker(url: str, i: int, seconds: float) -> int:
                 direction = -1.0
             c.move(direction, 0.0, 0.05)
             await asyncio.sleep(0.05)
-        return c.handoffs
+        return int(c.handoffs)
     finally:
         await c.close()
 

@@ -51,13 +51,15 @@ async def _fill(hot: HotState, n: int) -> None:
     for start in range(1, n + 1, 2000):
         pipe = pipeline.pipeline(transaction=False)
         for account in range(start, min(n, start + 1999) + 1):
-            await script(keys=keys, args=[account, 0, repr(RATE.per_second), RATE.burst, TTL],
-                         client=pipe)
+            await script(
+                keys=keys, args=[account, 0, repr(RATE.per_second), RATE.burst, TTL], client=pipe
+            )
         await pipe.execute()
 
 
-async def _timed(op: Callable[[], Awaitable[Any]], before: Callable[[], Awaitable[Any]] | None,
-                 ops: int) -> float:
+async def _timed(
+    op: Callable[[], Awaitable[Any]], before: Callable[[], Awaitable[Any]] | None, ops: int
+) -> float:
     samples = []
     for _ in range(ops):
         if before is not None:

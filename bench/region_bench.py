@@ -24,11 +24,11 @@ Method
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import multiprocessing as mp
 import os
 import random
-import socket
 import statistics
 import struct
 import time
@@ -52,6 +52,7 @@ class RunResult:
     max_ms: float
     cpu_p50_ms: float
     cpu_p99_ms: float
+    loop_cpu_ms: float  # all the process's CPU (receive, gRPC, checkpoints too) per tick
     bytes_per_player_s: float
     cpu_pct: float
     mem_per_player_kb: float
@@ -65,6 +66,13 @@ def _pin(cpu: int) -> None:
         pass
 
 
+def default_every() -> int:
+    """The snapshot interval a region server uses unless configured otherwise."""
+    from gameserver.region.shard import SnapshotConfig
+
+    return SnapshotConfig().every
+
+
 # --------------------------------------------------------------------------- server
 
 
@@ -76,153 +84,181 @@ def _server(
     seconds: float,
     warmup: float,
     seed: int,
-    every: int = 1,
+    every: int,
+    workers: int,
 ) -> None:
-    _pin(0)
+    _pin(0)  # before gRPC starts its threads: they inherit the affinity
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:  # pragma: no cover - Windows
+        pass
+    asyncio.run(_serve(port_q, result_q, players, npcs, seconds, warmup, seed, every, workers))
+
+
+async def _serve(
+    port_q: Any,
+    result_q: Any,
+    players: int,
+    npcs: int,
+    seconds: float,
+    warmup: float,
+    seed: int,
+    every: int,
+    workers: int,
+) -> None:
+    """What `realm serve region` runs (`RegionServer`, its gRPC endpoint with `LinkHub`,
+    the fixed-rate driver, the maintenance loop with heartbeats, lease renewals and
+    checkpoints), on the embedded stores (SQLite + memory), with the bench's world."""
+    import tempfile
+    from pathlib import Path
+
     import psutil
 
+    from gameserver.api.region import PlayerJoin
     from gameserver.region.content import TEMPLATES, RegionContent, SpawnPoint
-    from gameserver.region.movement import MoverState, MoveRules
-    from gameserver.region.shard import SnapshotConfig
-    from gameserver.region.tick import PlayerLink, Shard, queue_command, queue_inputs, step
-    from gameserver.region.world import KIND_PLAYER
-    from gameserver.wire.errors import WireError
-    from gameserver.wire.messages import Inputs, SnapshotAck, decode
+    from gameserver.region.driver import run_ticks
+    from gameserver.region.movement import MoveRules
+    from gameserver.region.server import ID_BLOCK_BITS, RegionServer
+    from gameserver.region.shard import Shard, SnapshotConfig
+    from gameserver.rpc.region import LinkHub, add_region
+    from gameserver.rpc.transport import bind_server
+    from gameserver.storage.factory import open_storage
+    from gameserver.storage.models import CharacterState
     from gameserver.world.map import DEFAULT_MAP
+
+    class CountingHub(LinkHub):
+        """The server's real outbox, counting what each client is sent (plus the AEAD
+        framing the RCM adds when it seals the payload into a datagram)."""
+
+        sent = 0
+
+        def deliver(self, conn_id: int, payload: bytes) -> None:
+            self.sent += len(payload) + AEAD_FRAMING
+            super().deliver(conn_id, payload)
+
+    class TimedServer(RegionServer):
+        measuring = False
+        wall: list[float] = []
+        cpu: list[float] = []
+
+        def tick(self, now: int) -> None:
+            c0, w0 = time.thread_time(), time.perf_counter()
+            super().tick(now)
+            if self.measuring:
+                self.wall.append(time.perf_counter() - w0)
+                self.cpu.append(time.thread_time() - c0)
 
     region = DEFAULT_MAP.region("elwynn")
     rng = random.Random(seed)
-    spawns = tuple(
-        SpawnPoint("wolf", rng.uniform(20, 980), rng.uniform(20, 980)) for _ in range(npcs)
-    )
-    shard = Shard(
-        region=region,
-        rules=MoveRules(max_speed=region.max_speed),
-        seed=seed,
-        content=RegionContent(templates=dict(TEMPLATES), spawns=spawns),
-        snapshots=SnapshotConfig(every=every),
-    )
     proc = psutil.Process()
-    step(shard, 0)  # spawn the NPCs
-    rss_empty = proc.memory_info().rss
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 8 << 20)
-    sock.bind(("127.0.0.1", 0))
-    sock.setblocking(False)
-    port_q.put(sock.getsockname()[1])
-    links: dict[int, tuple[PlayerLink, tuple[str, int]]] = {}
-    t0 = time.monotonic()
-
-    def now_ms() -> int:
-        return int((time.monotonic() - t0) * 1000)
-
-    def drain() -> None:
-        while True:
-            try:
-                data, addr = sock.recvfrom(2048)
-            except BlockingIOError:
-                return
-            if len(data) < 4:
-                continue
-            conn = _LINK.unpack_from(data)[0]
-            entry = links.get(conn)
-            if entry is None:  # a new bot: join at a random spot
-                eid = shard.world.spawn(KIND_PLAYER, rng.uniform(50, 950), rng.uniform(50, 950))
-                link = PlayerLink(conn, conn, eid, MoverState(joined_at_ms=now_ms()))
-                shard.players[eid] = link
-                entry = links[conn] = (link, addr)
-            try:
-                msg = decode(data[4:]).msg
-            except WireError:
-                continue
-            if isinstance(msg, Inputs):
-                queue_inputs(entry[0], msg.frames)
-                if msg.ack_tick:
-                    queue_command(entry[0], SnapshotAck(tick=msg.ack_tick))
-
-    dt = 1.0 / TICK_HZ
-    next_at = time.monotonic()
-    durations: list[float] = []
-    cpu_durations: list[float] = []
-    measuring = False
-    m_start = m_cpu = 0.0
-    m_ticks = 0
-    rss_full = 0
-    sent_bytes = 0
-    deadline = None
-    while True:
-        delay = next_at - time.monotonic()
-        while delay > 0:
-            drain()
-            time.sleep(min(delay, 0.002))
-            delay = next_at - time.monotonic()
-        drain()
-        started = time.perf_counter()
-        cpu_started = time.thread_time()
-        res = step(shard, now_ms())
-        tick_bytes = 0
-        for conn, payload in res.snapshots:
-            entry = links.get(conn)
-            if entry is None:
-                continue
-            try:
-                sock.sendto(_LINK.pack(conn) + payload, entry[1])
-            except (BlockingIOError, OSError):
-                pass
-            tick_bytes += len(payload) + 4 + AEAD_FRAMING
-        elapsed = time.perf_counter() - started
-        cpu_elapsed = time.thread_time() - cpu_started
-        next_at += dt
-        if time.monotonic() - next_at > 5 * dt:
-            next_at = time.monotonic()
-        if not measuring and len(links) >= players and deadline is None:
-            deadline = time.monotonic() + warmup
-        if deadline is not None and not measuring and time.monotonic() >= deadline:
-            measuring = True
-            m_start, m_cpu = time.monotonic(), time.process_time()
-        if measuring:
-            durations.append(elapsed)
-            cpu_durations.append(cpu_elapsed)
-            m_ticks += 1
-            sent_bytes += tick_bytes
-            if time.monotonic() - m_start >= seconds:
+    with tempfile.TemporaryDirectory(prefix="openrealm-bench-") as tmp:
+        db, hot = await open_storage(None, None, Path(tmp), realm="bench")
+        hub = CountingHub()
+        grpc_server, port = bind_server("127.0.0.1", 0)
+        server = TimedServer(
+            realm="bench",
+            region=region,
+            server_id="bench-0",
+            db=db,
+            hot=hot,
+            outbox=hub,
+            capacity=players,
+            address=f"127.0.0.1:{port}",
+            id_block=1,
+        )
+        # The bench's world: the region's designed spawns replaced by `npcs` wolves spread
+        # over the whole square kilometre, so players constantly pull, fight and leash.
+        spawns = tuple(
+            SpawnPoint("wolf", rng.uniform(20, 980), rng.uniform(20, 980)) for _ in range(npcs)
+        )
+        snapshots = SnapshotConfig(every=every) if every else server.shard.snapshots
+        server.shard = Shard(
+            region=region,
+            rules=MoveRules(max_speed=region.max_speed),
+            seed=seed,
+            content=RegionContent(templates=dict(TEMPLATES), spawns=spawns),
+            snapshots=snapshots,
+        )
+        server.shard.world.use_id_block(1 << ID_BLOCK_BITS)
+        add_region(grpc_server, server, hub)
+        await grpc_server.start()
+        stop = asyncio.Event()
+        tasks = [
+            asyncio.create_task(run_ticks(server, stop)),
+            asyncio.create_task(server.maintain(stop)),
+        ]
+        await asyncio.sleep(0.2)  # the first tick spawns the NPCs
+        rss_empty = proc.memory_info().rss
+        # Players as the OEM places them: an account, a character row, a lease, a join
+        # naming the RCM that holds the connection (bot process k plays RCM "bots-k").
+        groups: dict[str, list[int]] = {}
+        for i in range(players):
+            acc = await db.create_account(f"bench{i}", "x")
+            st = CharacterState(region=region.name, x=rng.uniform(50, 950), y=rng.uniform(50, 950))
+            ch = await db.create_character(acc.id, f"Bench{i}", "human", "warrior", "alliance", st)
+            lease = await hot.acquire(f"character:{ch.id}", "bench", server.lease_ttl_ms)
+            assert lease is not None
+            rcm = f"bots-{i % workers}"
+            hub.bind(ch.id, rcm)
+            server.admit(PlayerJoin(ch, st, lease, conn_id=ch.id, rcm=rcm))
+            groups.setdefault(rcm, []).append(ch.id)
+        port_q.put((port, groups))
+        for _ in range(1200):  # every bot process's link attached (a minute at most)
+            if hub.links >= len(groups):
                 break
-        if time.monotonic() - t0 > warmup + seconds + 60:
-            break  # bots never all connected
-    wall = max(1e-9, time.monotonic() - m_start) if measuring else 1.0
-    cpu = (time.process_time() - m_cpu) / wall if measuring else 0.0
-    rss_full = proc.memory_info().rss
-    d = np.array(durations or [0.0]) * 1000
-    c = np.array(cpu_durations or [0.0]) * 1000
-    n = max(1, len(links))
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(warmup)
+        ticks0, sent0 = server.ticks, hub.sent
+        m_start, m_cpu = time.monotonic(), time.process_time()
+        server.measuring = True
+        await asyncio.sleep(seconds)
+        server.measuring = False
+        wall = time.monotonic() - m_start
+        cpu = time.process_time() - m_cpu
+        ticks = server.ticks - ticks0
+        acked = sum(1 for link in server.shard.players.values() if link.acked_tick > 0)
+        rss_full = proc.memory_info().rss
+        stop.set()
+        for t in tasks:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(t, 5)
+        await grpc_server.stop(grace=0)
+        await hot.close()
+        await db.close()
+    d = np.array(server.wall or [0.0]) * 1000
+    c = np.array(server.cpu or [0.0]) * 1000
+    n = max(1, players)
     result_q.put(
         asdict(
             RunResult(
-                players=len(links),
+                players=players,
                 npcs=npcs,
-                tick_hz=m_ticks / wall,
+                tick_hz=ticks / wall,
                 p50_ms=float(np.percentile(d, 50)),
                 p99_ms=float(np.percentile(d, 99)),
                 max_ms=float(d.max()),
                 cpu_p50_ms=float(np.percentile(c, 50)),
                 cpu_p99_ms=float(np.percentile(c, 99)),
-                bytes_per_player_s=sent_bytes / wall / n,
-                cpu_pct=100 * cpu,
+                loop_cpu_ms=1000 * cpu / max(1, ticks),
+                bytes_per_player_s=(hub.sent - sent0) / wall / n,
+                cpu_pct=100 * cpu / wall,
                 mem_per_player_kb=(rss_full - rss_empty) / n / 1024,
-                connected=len(links),
+                connected=acked,
             )
         )
     )
-    sock.close()
 
 
 # --------------------------------------------------------------------------- bots
 
 
-def _snapshot_tick(buf: bytes) -> int:
-    """The tick of a snapshot packet without decoding it all (root -> Packet -> msg ->
-    Snapshot field 0)."""
+def _snapshot_head(buf: bytes) -> tuple[int, bool]:
+    """A snapshot packet's tick and whether `you` is dead, without decoding it all (root
+    -> Packet -> msg -> Snapshot: field 0 the tick, field 4 the `you` EntityState struct,
+    whose byte 5 holds the flags, bit 0 dead). A bot process reads 5,000-20,000 of these a
+    second; a full decode would need more CPU than the bot side has."""
     u32 = i32 = u16 = struct.unpack_from
     pkt = u32("<I", buf, 0)[0]
     vt = pkt - i32("<i", buf, pkt)[0]
@@ -230,57 +266,81 @@ def _snapshot_tick(buf: bytes) -> int:
     snap = pkt + msg_off + u32("<I", buf, pkt + msg_off)[0]
     svt = snap - i32("<i", buf, snap)[0]
     tick_off = u16("<H", buf, svt + 4)[0]
-    return u32("<I", buf, snap + tick_off)[0] if tick_off else 0
+    you_off = u16("<H", buf, svt + 4 + 2 * 4)[0] if u16("<H", buf, svt)[0] > 12 else 0
+    tick = u32("<I", buf, snap + tick_off)[0] if tick_off else 0
+    return tick, bool(you_off and buf[snap + you_off + 5] & 1)
 
 
-def _bots(port: int, first_conn: int, count: int, seconds: float, seed: int, cpu: int) -> None:
+def _bots(port: int, rcm: str, conns: list[int], seconds: float, seed: int, cpu: int) -> None:
+    """One RCM's worth of players: one `Link` stream to the region server, as the RCM
+    opens it, with one `LinkUp` per 50 ms carrying every player's input batch (three
+    redundant frames and the newest snapshot tick as ack); snapshots read back from the
+    `LinkDown` batches to ack them."""
     _pin(cpu)
-    from gameserver.wire.messages import Envelope, Inputs, encode
+    import grpc
+
+    from gameserver.rpc import realm_pb2 as pb
+    from gameserver.rpc import realm_pb2_grpc as pbg
+    from gameserver.rpc.region import RCM_KEY, encode_command
+    from gameserver.rpc.transport import open_channel
+    from gameserver.wire.messages import Respawn
     from gameserver.wire.structs import INPUT_FRAME_DTYPE
 
     rng = random.Random(seed)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
-    sock.connect(("127.0.0.1", port))
-    sock.setblocking(False)
-    conns = list(range(first_conn, first_conn + count))
-    seq = dict.fromkeys(conns, 0)
     ack = dict.fromkeys(conns, 0)
+    dead = dict.fromkeys(conns, False)
+    respawn = encode_command(Respawn())
     frames = {c: np.zeros(0, INPUT_FRAME_DTYPE) for c in conns}
     heading = {c: rng.uniform(0, 2 * math.pi) for c in conns}
     step_len = 7.0 * 0.05
 
     async def run() -> None:
+        channel = open_channel(f"127.0.0.1:{port}")
+        stream = pbg.RegionStub(channel).Link(metadata=((RCM_KEY, rcm),))
+
+        async def read() -> None:
+            with contextlib.suppress(grpc.aio.AioRpcError):  # the server stopped: done
+                while True:
+                    down = await stream.read()
+                    if down is grpc.aio.EOF:
+                        return
+                    for d in down.deliveries:
+                        t, is_dead = _snapshot_head(d.payload)
+                        if t > ack.get(d.conn_id, t):
+                            ack[d.conn_id] = t
+                            dead[d.conn_id] = is_dead
+
+        reader = asyncio.create_task(read())
         loop = asyncio.get_running_loop()
         end = loop.time() + seconds
         next_at = loop.time()
-        while loop.time() < end:
-            for c in conns:
-                if rng.random() < 0.02:
-                    heading[c] = rng.uniform(0, 2 * math.pi)
-                seq[c] += 1
-                f = np.zeros(1, INPUT_FRAME_DTYPE)
-                h = heading[c]
-                f[0] = (seq[c], 50, 0, step_len * math.cos(h), step_len * math.sin(h), h)
-                frames[c] = np.concatenate([frames[c][-2:], f])
-                payload = encode(Envelope(Inputs(frames=frames[c], ack_tick=ack[c])))
-                try:
-                    sock.send(_LINK.pack(c) + payload)
-                except (BlockingIOError, OSError):
-                    pass
-            while True:
-                try:
-                    data = sock.recv(2048)
-                except (BlockingIOError, OSError):
-                    break
-                c = _LINK.unpack_from(data)[0]
-                if c in ack:
-                    ack[c] = max(ack[c], _snapshot_tick(data[4:]))
-            next_at += 0.05
-            await asyncio.sleep(max(0.0, next_at - loop.time()))
+        seq = 0
+        with contextlib.suppress(grpc.aio.AioRpcError, asyncio.InvalidStateError):
+            while loop.time() < end and not reader.done():
+                seq += 1
+                batch = []
+                for c in conns:
+                    if dead[c]:  # as a player does: stop, and release the spirit
+                        batch.append(pb.InputBatch(character_id=c, ack_tick=ack[c]))
+                        if seq % 20 == 0:
+                            batch.append(pb.InputBatch(character_id=c, command=respawn))
+                        continue
+                    if rng.random() < 0.02:
+                        heading[c] = rng.uniform(0, 2 * math.pi)
+                    f = np.zeros(1, INPUT_FRAME_DTYPE)
+                    h = heading[c]
+                    f[0] = (seq, 50, 0, step_len * math.cos(h), step_len * math.sin(h), h)
+                    frames[c] = np.concatenate([frames[c][-2:], f])
+                    batch.append(
+                        pb.InputBatch(character_id=c, frames=frames[c].tobytes(), ack_tick=ack[c])
+                    )
+                await stream.write(pb.LinkUp(inputs=batch))
+                next_at += 0.05
+                await asyncio.sleep(max(0.0, next_at - loop.time()))
+        reader.cancel()
+        await channel.close()
 
     asyncio.run(run())
-    sock.close()
 
 
 # --------------------------------------------------------------------------- in-process
@@ -310,8 +370,8 @@ def run_inprocess(
     from gameserver.region.snapshots import History
     from gameserver.region.tick import PlayerLink, Shard, queue_command, queue_inputs, step
     from gameserver.region.world import KIND_PLAYER
-    from gameserver.wire.messages import SnapshotAck
-    from gameserver.wire.structs import INPUT_FRAME_DTYPE
+    from gameserver.wire.messages import Respawn, SnapshotAck
+    from gameserver.wire.structs import FLAG_DEAD, INPUT_FRAME_DTYPE
     from gameserver.world.map import DEFAULT_MAP
 
     region = DEFAULT_MAP.region("elwynn")
@@ -340,6 +400,10 @@ def run_inprocess(
     nbytes = 0
     for t in range(1, warm + ticks + 1):
         for i, link in enumerate(links):
+            if shard.world.flags[shard.world.slot(link.eid)] & FLAG_DEAD:
+                if t % 20 == 0:  # stop and release the spirit, as the socket bots do
+                    queue_command(link, Respawn())
+                continue
             if rng.random() < 0.02:
                 heading[i] = rng.uniform(0, 2 * math.pi)
             f = np.zeros(1, INPUT_FRAME_DTYPE)
@@ -385,27 +449,24 @@ def run_once(
     warmup: float = 5.0,
     workers: int = 4,
     seed: int = 1,
-    every: int = 1,
+    every: int = 0,
 ) -> RunResult:
+    """One run: the server process, then one bot process per simulated RCM once the
+    players are placed. `every=0` keeps the server's default snapshot interval."""
     ctx = mp.get_context("spawn")
-    port_q: mp.Queue[int] = ctx.Queue()
+    port_q: mp.Queue[tuple[int, dict[str, list[int]]]] = ctx.Queue()
     result_q: mp.Queue[dict[str, float]] = ctx.Queue()
-    server = ctx.Process(
-        target=_server, args=(port_q, result_q, players, npcs, seconds, warmup, seed, every)
-    )
+    workers = max(1, min(workers, players))
+    args = (port_q, result_q, players, npcs, seconds, warmup, seed, every, workers)
+    server = ctx.Process(target=_server, args=args)
     server.start()
-    port = port_q.get(timeout=60)
-    per = [players // workers + (1 if i < players % workers else 0) for i in range(workers)]
+    port, groups = port_q.get(timeout=120)
     bots = []
-    first = 1
-    for i, n in enumerate(per):
-        if n == 0:
-            continue
-        p = ctx.Process(target=_bots, args=(port, first, n, warmup + seconds + 10, seed + i, 1))
+    for i, (rcm, conns) in enumerate(sorted(groups.items())):
+        p = ctx.Process(target=_bots, args=(port, rcm, conns, warmup + seconds + 60, seed + i, 1))
         p.start()
         bots.append(p)
-        first += n
-    raw: dict[str, Any] = result_q.get(timeout=warmup + seconds + 120)
+    raw: dict[str, Any] = result_q.get(timeout=warmup + seconds + 180)
     result = RunResult(**raw)
     server.join(timeout=10)
     for p in bots:
@@ -430,6 +491,7 @@ def sweep(
                 "max_ms",
                 "cpu_p50_ms",
                 "cpu_p99_ms",
+                "loop_cpu_ms",
                 "bytes_per_player_s",
                 "cpu_pct",
                 "mem_per_player_kb",
@@ -445,7 +507,7 @@ def render(results: list[RunResult], every: int = 1) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    rate = f", a snapshot every {every} ticks per client" if every > 1 else ""
+    rate = f", a snapshot per client every {every} ticks" if every > 1 else ""
     t = Table(title=f"One region server, {TICK_HZ} Hz target{rate} (medians)")
     for col in (
         "players",
@@ -455,6 +517,7 @@ def render(results: list[RunResult], every: int = 1) -> None:
         "tick p99 ms",
         "CPU/tick p50",
         "CPU/tick p99",
+        "all CPU/tick",
         "B/player/s down",
         "server CPU %",
         "KB/player RSS",
@@ -469,11 +532,12 @@ def render(results: list[RunResult], every: int = 1) -> None:
             f"{r.p99_ms:.1f}",
             f"{r.cpu_p50_ms:.1f}",
             f"{r.cpu_p99_ms:.1f}",
+            f"{r.loop_cpu_ms:.1f}",
             f"{r.bytes_per_player_s:.0f}",
             f"{r.cpu_pct:.0f}",
             f"{r.mem_per_player_kb:.1f}",
         )
-    Console().print(t)
+    Console(width=max(140, Console().width)).print(t)
 
 
 def main(
@@ -482,11 +546,22 @@ def main(
     runs: int = 3,
     seconds: float = 15.0,
     warmup: float = 5.0,
-    every: int = 1,
+    every: int = 0,
 ) -> list[RunResult]:
+    every = every or default_every()
     results = sweep(counts or [100, 250, 500, 1000], npcs, runs, seconds, warmup, every)
     render(results, every)
     return results
+
+
+def main_inprocess(counts: list[int], npcs: int = 2000, every: int = 0) -> list[StepResult]:
+    """The tick alone for each player count, one line each, pinned to CPU 0."""
+    _pin(0)
+    out = []
+    for n in counts:
+        out.append(run_inprocess(n, npcs, every=every or default_every()))
+        print(asdict(out[-1]), flush=True)
+    return out
 
 
 if __name__ == "__main__":
@@ -501,8 +576,8 @@ if __name__ == "__main__":
     ap.add_argument(
         "--every",
         type=int,
-        default=1,
-        help="snapshot interval per client in ticks (SnapshotConfig.every; staggered)",
+        default=0,
+        help="snapshot interval per client in ticks (default: the server's, SnapshotConfig)",
     )
     ap.add_argument(
         "--inprocess",
@@ -511,8 +586,6 @@ if __name__ == "__main__":
     )
     a = ap.parse_args()
     if a.inprocess:
-        _pin(0)
-        for n in a.players:
-            print(asdict(run_inprocess(n, a.npcs, every=a.every)), flush=True)
+        main_inprocess(a.players, a.npcs, a.every)
     else:
         main(a.players, a.npcs, a.runs, a.seconds, a.warmup, a.every)

@@ -53,6 +53,7 @@ class BotReport:
     acked_seq: int = 0
     corrections: int = 0
     handoffs: int = 0
+    deaths: int = 0  # times the bot died (it stops, then releases its spirit)
     logged_out_saved: bool = False
     # The login queue: every position the gateway pushed (empty if admitted at once), and
     # how long the login waited for admission.
@@ -205,7 +206,19 @@ class Bot:
         next_at = loop.time()
         target = self._waypoint(home_x, home_y)
         frame = 0
+        was_dead = False
         while loop.time() < end:
+            if self.client.dead:  # as a player does: stop moving, release the spirit
+                if not was_dead:
+                    self.report.deaths += 1
+                if not was_dead or frame % round(1.0 / tick_s) == 0:
+                    self.client.respawn()
+                was_dead = True
+                frame += 1
+                next_at += tick_s
+                await asyncio.sleep(max(0.0, next_at - loop.time()))
+                continue
+            was_dead = False
             x, y = self.client.position
             dx, dy = target[0] - x, target[1] - y
             if math.hypot(dx, dy) < 2.0:

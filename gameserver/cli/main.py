@@ -81,13 +81,25 @@ def bench_cmd(
     npcs: Annotated[int, typer.Option(help="NPC spawn points.")] = 2000,
     runs: Annotated[int, typer.Option(help="Runs per count (medians are shown).")] = 3,
     seconds: Annotated[float, typer.Option(help="Measured seconds per run.")] = 15.0,
+    warmup: Annotated[float, typer.Option(help="Seconds before measuring.")] = 5.0,
+    every: Annotated[
+        int, typer.Option(help="Snapshot interval per client in ticks (0: the server default).")
+    ] = 0,
+    inprocess: Annotated[
+        bool, typer.Option(help="Time the tick alone in this process (no sockets, low noise).")
+    ] = False,
 ) -> None:
     """Benchmark one region server against bots in other processes (bench/region_bench.py,
     from a source checkout; method and results in docs/performance.md)."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
     from bench.region_bench import main as bench_main
+    from bench.region_bench import main_inprocess
 
-    bench_main(players or [100, 250, 500, 1000], npcs, runs, seconds)
+    counts = players or [100, 250, 500, 1000]
+    if inprocess:
+        main_inprocess(counts, npcs, every)
+    else:
+        bench_main(counts, npcs, runs, seconds, warmup, every)
 
 
 def main() -> None:
