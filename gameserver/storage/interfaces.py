@@ -282,6 +282,13 @@ class CheckpointStore(Protocol):
         """Store the latest state; StaleFence if a checkpoint with a larger fence is stored."""
         ...
 
+    async def put_checkpoints(
+        self, checkpoints: Sequence[tuple[int, CharacterState, int]]
+    ) -> list[int]:
+        """Store many (character id, state, fence) at once (one round trip: a region server
+        checkpoints every player every few seconds); the ids refused for a stale fence."""
+        ...
+
     async def get_checkpoint(self, character_id: int) -> tuple[CharacterState, int] | None: ...
     async def delete_checkpoint(self, character_id: int) -> None: ...
 

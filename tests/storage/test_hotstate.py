@@ -97,6 +97,13 @@ async def test_checkpoints(stores: Stores) -> None:
     assert await hot.get_checkpoint(7) == (s2, 5)
     await hot.put_checkpoint(7, s1, 6)
     assert await hot.get_checkpoint(7) == (s1, 6)
+    # Many at once, one round trip: the stale one is refused and named, the rest stored.
+    s3 = s1.model_copy(update={"x": 9.0})
+    assert await hot.put_checkpoints([(7, s3, 5), (8, s3, 1), (9, s2, 2)]) == [7]
+    assert await hot.get_checkpoint(7) == (s1, 6)
+    assert await hot.get_checkpoint(8) == (s3, 1)
+    assert await hot.get_checkpoint(9) == (s2, 2)
+    assert await hot.put_checkpoints([]) == []
     await hot.delete_checkpoint(7)
     assert await hot.get_checkpoint(7) is None
     await hot.delete_checkpoint(7)  # deleting twice is fine

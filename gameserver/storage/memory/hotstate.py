@@ -12,7 +12,7 @@ sleeping.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from gameserver.storage._common import OpMetrics, timed, wall_clock_ms
@@ -105,6 +105,19 @@ class MemoryHotState(MemoryLoginQueue):
                 f" one with fence {stored[1]} is stored"
             )
         self._checkpoints[character_id] = (state, fence)
+
+    @timed
+    async def put_checkpoints(
+        self, checkpoints: Sequence[tuple[int, CharacterState, int]]
+    ) -> list[int]:
+        refused = []
+        for character_id, state, fence in checkpoints:
+            stored = self._checkpoints.get(character_id)
+            if stored is not None and stored[1] > fence:
+                refused.append(character_id)
+            else:
+                self._checkpoints[character_id] = (state, fence)
+        return refused
 
     @timed
     async def get_checkpoint(self, character_id: int) -> tuple[CharacterState, int] | None:

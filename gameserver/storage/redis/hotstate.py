@@ -36,7 +36,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -255,6 +255,22 @@ class RedisHotState(RedisLoginQueue):
                 f"checkpoint for character {character_id} with fence {fence} refused:"
                 f" one with fence {stored} is stored"
             )
+
+    @timed
+    async def put_checkpoints(
+        self, checkpoints: Sequence[tuple[int, CharacterState, int]]
+    ) -> list[int]:
+        if not checkpoints:
+            return []
+        pipe = self._client.pipeline(transaction=False)
+        for character_id, state, fence in checkpoints:  # queued, sent by execute()
+            await self._put_checkpoint(
+                keys=[f"{self._p}ckpt:{character_id}"],
+                args=[dump_state(state), int(fence)],
+                client=pipe,
+            )
+        stored = await self._call("put_checkpoints", pipe.execute())
+        return [cid for (cid, _, _), s in zip(checkpoints, stored, strict=True) if int(s) != -1]
 
     @timed
     async def get_checkpoint(self, character_id: int) -> tuple[CharacterState, int] | None:
