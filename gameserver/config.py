@@ -10,13 +10,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+#: Bounds of one snapshot (`snapshot_budget_bytes * snapshot_every`): it must fit one
+#: datagram (`gameserver.wire.datagram.MAX_DATAGRAM`) and hold its fixed part (framing,
+#: header, the client's own state: up to ~190 bytes) with room for some of the world.
+MIN_SNAPSHOT_BYTES = 200
+MAX_SNAPSHOT_BYTES = 1200
 
 
 class RealmSettings(BaseSettings):
@@ -40,6 +46,23 @@ class RealmSettings(BaseSettings):
     postgres_url: str | None = Field(None, description="PostgreSQL DSN; unset keeps SQLite.")
     redis_url: str | None = Field(None, description="Redis URL; unset keeps hot state in memory.")
     tick_rate: int = Field(20, ge=1, le=120, description="Region server ticks per second.")
+    snapshot_every: int = Field(
+        2,
+        ge=1,
+        le=10,
+        description="A client gets a snapshot every this many ticks (staggered over the"
+        " clients), of up to this many times snapshot_budget_bytes: the same bandwidth, less"
+        " tick CPU, and the ~140 fixed bytes of a snapshot spread over more entity updates"
+        " (see docs/performance.md).",
+    )
+    snapshot_budget_bytes: int = Field(
+        200,
+        ge=20,
+        le=MAX_SNAPSHOT_BYTES,
+        description="Snapshot bytes per client per tick, datagram included (200 at 20 Hz is"
+        " 4,000 B/s); a snapshot may take snapshot_every times this, which must be between"
+        f" {MIN_SNAPSHOT_BYTES} and {MAX_SNAPSHOT_BYTES} (one datagram).",
+    )
     max_players: int = Field(
         1000, ge=1, description="Realm-wide limit on players admitted at once."
     )
@@ -150,6 +173,16 @@ class RealmSettings(BaseSettings):
         if v and len(bytes.fromhex(v)) != 32:
             raise ValueError("token_key must be 64 hex characters (32 bytes)")
         return v
+
+    @model_validator(mode="after")
+    def _snapshot_fits(self) -> RealmSettings:
+        size = self.snapshot_budget_bytes * self.snapshot_every
+        if not MIN_SNAPSHOT_BYTES <= size <= MAX_SNAPSHOT_BYTES:
+            raise ValueError(
+                f"snapshot_budget_bytes x snapshot_every = {size} bytes per snapshot, which"
+                f" must be between {MIN_SNAPSHOT_BYTES} and {MAX_SNAPSHOT_BYTES} (one datagram)"
+            )
+        return self
 
     @classmethod
     def settings_customise_sources(

@@ -249,7 +249,9 @@ class RealmClient:
         if self.entity_id is not None:
             others = others[others["id"] != self.entity_id]
         self.seen_players.update(int(i) for i in np.asarray(others["id"]))
-        self.interpolator.push(snap.server_time_ms, ents)
+        self.interpolator.push(
+            snap.server_time_ms, ents, received_ms=round(time.monotonic() * 1000)
+        )
         self.visible = {int(e["id"]): (float(e["x"]), float(e["y"])) for e in ents}
         if self.on_snapshot is not None:
             self.on_snapshot(snap)

@@ -13,7 +13,8 @@ as it is, drops the moves it had predicted (the server drops them too) and predi
 ones, so the correction is accepted instead of fought.
 
 Other entities are drawn slightly in the past, between the two snapshots that bracket the
-render time (interpolation), so they move smoothly despite 20 Hz updates and jitter.
+render time (interpolation), so they move smoothly despite 10-20 Hz updates and jitter; how
+far in the past follows the snapshot interval the client observes.
 
 `DeltaView` rebuilds the full entity set from delta snapshots: it keeps the view of each
 recent tick and applies a snapshot to the view of its baseline tick with exactly the
@@ -117,17 +118,63 @@ class Predictor:
 
 
 class Interpolator:
-    """Positions of other entities, `delay_ms` in the past, linearly interpolated."""
+    """Positions of other entities, drawn `delay_ms` in the past, linearly interpolated
+    between the two snapshots around that time.
 
-    def __init__(self, delay_ms: int = 100, keep: int = 32) -> None:
-        self.delay_ms = delay_ms
+    The delay must cover the gap between two snapshots and their jitter, or one late or
+    lost snapshot leaves nothing to interpolate towards and entities stop. How often
+    snapshots come is the server's setting (every `snapshot_every` ticks: 100 ms at 20 Hz
+    and every=2, the default), so by default the delay follows what arrives: 1.5x the
+    median gap between the last `window` snapshots plus their mean deviation from that
+    median (network jitter, losses), within `min_delay_ms`..`max_delay_ms`, and
+    `initial_delay_ms` until a few gaps have been seen. Gaps are measured on arrival times
+    when `push` is given them (`received_ms`), else on the snapshots' server times. A fixed
+    `delay_ms` turns the adaptation off."""
+
+    def __init__(
+        self,
+        delay_ms: int | None = None,
+        keep: int = 32,
+        *,
+        initial_delay_ms: int = 150,
+        min_delay_ms: int = 100,
+        max_delay_ms: int = 1000,
+        window: int = 16,
+    ) -> None:
+        self.fixed_delay_ms = delay_ms
+        self.initial_delay_ms = initial_delay_ms
+        self.min_delay_ms = min_delay_ms
+        self.max_delay_ms = max_delay_ms
         self._frames: deque[tuple[int, dict[int, tuple[float, float]]]] = deque(maxlen=keep)
+        self._gaps: deque[int] = deque(maxlen=window)
+        self._last_arrival: int | None = None
+        self._delay_ms = delay_ms if delay_ms is not None else initial_delay_ms
 
-    def push(self, server_time_ms: int, entities: npt.NDArray[np.void]) -> None:
+    @property
+    def delay_ms(self) -> int:
+        return self._delay_ms
+
+    def push(
+        self, server_time_ms: int, entities: npt.NDArray[np.void], received_ms: int | None = None
+    ) -> None:
         if self._frames and server_time_ms <= self._frames[-1][0]:
             return
+        arrival = server_time_ms if received_ms is None else received_ms
+        if self._last_arrival is not None:
+            self._gaps.append(max(0, arrival - self._last_arrival))
+            self._adapt()
+        self._last_arrival = arrival
         pos = {int(e["id"]): (float(e["x"]), float(e["y"])) for e in entities}
         self._frames.append((server_time_ms, pos))
+
+    def _adapt(self) -> None:
+        if self.fixed_delay_ms is not None or len(self._gaps) < 3:
+            return
+        gaps = sorted(self._gaps)
+        median = gaps[len(gaps) // 2]
+        jitter = sum(abs(g - median) for g in gaps) / len(gaps)
+        want = round(1.5 * median + jitter)
+        self._delay_ms = min(self.max_delay_ms, max(self.min_delay_ms, want))
 
     def sample(self, server_now_ms: int) -> dict[int, tuple[float, float]]:
         t = server_now_ms - self.delay_ms

@@ -49,6 +49,10 @@ def up(
     tick_rate: Annotated[
         int | None, typer.Option(help="Region server ticks per second [20].")
     ] = None,
+    snapshot_every: Annotated[
+        int | None,
+        typer.Option(help="A snapshot per client every N ticks, N times the per-tick budget [2]."),
+    ] = None,
     postgres: Annotated[str | None, typer.Option(help="PostgreSQL URL instead of SQLite.")] = None,
     redis: Annotated[
         str | None, typer.Option(help="Redis URL instead of in-memory hot state.")
@@ -87,6 +91,7 @@ def up(
             metrics_port=metrics_port,
             name=name,
             tick_rate=tick_rate,
+            snapshot_every=snapshot_every,
             postgres_url=postgres,
             redis_url=redis,
         )

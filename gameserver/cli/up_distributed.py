@@ -53,6 +53,8 @@ def up_distributed(
             "REALM_ARGON2_TIME_COST": str(settings.argon2_time_cost),
             "REALM_ARGON2_MEMORY_KIB": str(settings.argon2_memory_kib),
             "REALM_MAX_PLAYERS": str(settings.max_players),
+            "REALM_SNAPSHOT_EVERY": str(settings.snapshot_every),
+            "REALM_SNAPSHOT_BUDGET_BYTES": str(settings.snapshot_budget_bytes),
         },
     )
 

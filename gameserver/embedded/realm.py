@@ -33,6 +33,7 @@ from gameserver.oem.service import LocalRcmDirectory, LocalRegionDirectory, OemS
 from gameserver.rcm.server import RcmServer
 from gameserver.region.driver import run_ticks
 from gameserver.region.server import RegionServer
+from gameserver.region.shard import SnapshotConfig
 from gameserver.rwam.actions import RealmActions
 from gameserver.rwam.service import RwamService
 from gameserver.scaling.policy import ScalingSpec
@@ -275,6 +276,7 @@ class EmbeddedRealm:
             hot_checkpoint_interval_s=s.hot_checkpoint_interval_s,
             lease_ttl_ms=int(s.lease_ttl_s * 1000),
             id_block=self._next_id_block,
+            snapshots=SnapshotConfig(every=s.snapshot_every, budget_bytes=s.snapshot_budget_bytes),
         )
         self._next_id_block += 1
         assert self.oem is not None

@@ -33,6 +33,7 @@ from gameserver.clock import now_ms
 from gameserver.region import combat as region_combat
 from gameserver.region.borders import BorderView
 from gameserver.region.movement import MoverState, MoveRules
+from gameserver.region.shard import SnapshotConfig
 from gameserver.region.tick import (
     PlayerLink,
     Shard,
@@ -104,6 +105,7 @@ class RegionServer:
         address: str = "",
         drain_timeout_s: float = 300.0,
         id_block: int = 0,
+        snapshots: SnapshotConfig | None = None,
     ) -> None:
         self.realm = realm
         self.region = region
@@ -118,7 +120,11 @@ class RegionServer:
         self.lease_ttl_ms = lease_ttl_ms
         self.address = address
         self.state = ServerState.STARTING
-        self.shard = Shard(region=region, rules=MoveRules(max_speed=region.max_speed))
+        self.shard = Shard(
+            region=region,
+            rules=MoveRules(max_speed=region.max_speed),
+            snapshots=snapshots if snapshots is not None else SnapshotConfig(),
+        )
         self.shard.world.use_id_block(id_block << ID_BLOCK_BITS)
         self._live: dict[int, _Live] = {}  # by character id
         self.tick_durations: deque[float] = deque(maxlen=400)

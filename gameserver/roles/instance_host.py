@@ -29,6 +29,7 @@ from gameserver.config import RealmSettings
 from gameserver.oem.instances import InstanceError
 from gameserver.region.driver import run_ticks
 from gameserver.region.server import RegionServer
+from gameserver.region.shard import SnapshotConfig
 from gameserver.rpc.region import HostedRegion, LinkHub
 from gameserver.storage.interfaces import CharacterStore, HotState, StorageError
 from gameserver.storage.models import ServerHeartbeat, ServerKind, ServerState
@@ -105,6 +106,9 @@ class InstanceHost:
                 lease_ttl_ms=int(s.lease_ttl_s * 1000),
                 address=self.address,
                 id_block=self.id_block_of(instance_id),
+                snapshots=SnapshotConfig(
+                    every=s.snapshot_every, budget_bytes=s.snapshot_budget_bytes
+                ),
             )
             server.connect(self.oem, self.world)  # the exit, back through the OEM
             stop = asyncio.Event()

@@ -24,6 +24,7 @@ import zlib
 from gameserver.config import RealmSettings
 from gameserver.region.driver import run_ticks
 from gameserver.region.server import RegionServer
+from gameserver.region.shard import SnapshotConfig
 from gameserver.roles.instance_host import InstanceHost
 from gameserver.roles.runtime import (
     RoleConfigError,
@@ -79,6 +80,7 @@ async def start(s: RealmSettings) -> Running:
         lease_ttl_ms=int(s.lease_ttl_s * 1000),
         address=f"{advertise_host(s)}:{port}",
         id_block=s.id_block or id_block_of(server_id),
+        snapshots=SnapshotConfig(every=s.snapshot_every, budget_bytes=s.snapshot_budget_bytes),
     )
     server.connect(oem, world)  # border crossings, portals, ghosts across borders
     add_region(grpc_server, server, hub)

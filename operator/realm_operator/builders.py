@@ -385,6 +385,7 @@ def build_server_pod(
         LABEL_MAP_REGION: map_region.name,
     }
     tick_rate = spec.tick_rate or realm_spec.tick_rate
+    snapshot_every, snapshot_budget = spec.snapshots(realm_spec)
     env = [
         *common_env(realm),
         _secret_env("REALM_POSTGRES_URL", realm_spec.database),
@@ -397,6 +398,8 @@ def build_server_pod(
         _env("REALM_ID_BLOCK", id_block),
         _env("REALM_TICK_RATE", tick_rate),
         _env("REALM_PLAYERS_PER_SERVER", spec.players_per_server),
+        _env("REALM_SNAPSHOT_EVERY", snapshot_every),
+        _env("REALM_SNAPSHOT_BUDGET_BYTES", snapshot_budget),
     ]
     env += [_env(e.name, e.value) for e in tpl.env or []]
     resources = tpl.resources.dump() if tpl.resources else None

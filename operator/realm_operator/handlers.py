@@ -206,6 +206,11 @@ def register(registry: kopf.OperatorRegistry, ctx: OperatorContext) -> None:
             msg = f"realm {namespace}/{parsed.realm_ref} not found or invalid"
             _update(patch, status, regions.realm_missing_status(status, msg, now))
             return
+        try:
+            parsed.snapshots(realm_spec)  # its overrides and the realm's defaults together
+        except InvalidSpec as exc:
+            _update(patch, status, regions.invalid_status(status, str(exc), now))
+            return
         assert entry is not None
         realm_status: Mapping[str, Any] = entry.get("status") or {}
         siblings: list[Any] = list(region_index.get((namespace, parsed.realm_ref)) or [])

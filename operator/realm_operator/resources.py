@@ -23,7 +23,7 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
-from gameserver.config import RealmSettings
+from gameserver.config import MAX_SNAPSHOT_BYTES, MIN_SNAPSHOT_BYTES, RealmSettings
 from gameserver.world.map import DEFAULT_MAP, RegionDef
 
 GROUP = "mmo.openrealm.dev"
@@ -142,6 +142,41 @@ class RealmSpec(_Model):
     oem: ComponentSpec = ComponentSpec.model_validate({})
     rwam: ComponentSpec = ComponentSpec.model_validate({})
     tick_rate: int = Field(default=20, ge=1, le=120, description="Default region tick rate (Hz).")
+    snapshot_every: int = Field(
+        default=2,
+        ge=1,
+        le=10,
+        description=(
+            "Default snapshot interval: each client gets a snapshot every this many ticks"
+            " (REALM_SNAPSHOT_EVERY; see docs/performance.md)."
+        ),
+    )
+    snapshot_budget_bytes: int = Field(
+        default=200,
+        ge=20,
+        le=MAX_SNAPSHOT_BYTES,
+        description=(
+            "Default snapshot bytes per client per tick (REALM_SNAPSHOT_BUDGET_BYTES); a"
+            f" snapshot takes snapshotEvery times this, {MIN_SNAPSHOT_BYTES} to"
+            f" {MAX_SNAPSHOT_BYTES} bytes."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _snapshot_fits(self) -> RealmSpec:
+        check_snapshot_size(self.snapshot_every, self.snapshot_budget_bytes)
+        return self
+
+
+def check_snapshot_size(every: int, budget_bytes: int) -> None:
+    """A snapshot (`budget_bytes * every`) must fit one datagram and its own fixed part, as
+    `RealmSettings` requires: a server given more would refuse to start."""
+    size = every * budget_bytes
+    if not MIN_SNAPSHOT_BYTES <= size <= MAX_SNAPSHOT_BYTES:
+        raise ValueError(
+            f"snapshotBudgetBytes x snapshotEvery = {size} bytes per snapshot, which must be"
+            f" between {MIN_SNAPSHOT_BYTES} and {MAX_SNAPSHOT_BYTES} (one datagram)"
+        )
 
 
 class ConditionStatus(enum.StrEnum):
@@ -227,7 +262,7 @@ class EnvVar(_Model):
 
 #: What the operator sets on every region server pod itself; a Region's podTemplate.env may
 #: add other settings but not these (a server id or id block of the user's would break the
-#: fleet's bookkeeping; tick rate and capacity have their own spec fields).
+#: fleet's bookkeeping; tick rate, capacity and snapshots have their own spec fields).
 OPERATOR_REGION_ENV = frozenset(
     {
         "REALM_NAME",
@@ -244,6 +279,8 @@ OPERATOR_REGION_ENV = frozenset(
         "REALM_ID_BLOCK",
         "REALM_TICK_RATE",
         "REALM_PLAYERS_PER_SERVER",
+        "REALM_SNAPSHOT_EVERY",
+        "REALM_SNAPSHOT_BUDGET_BYTES",
     }
 )
 
@@ -273,6 +310,15 @@ class RegionSpec(_Model):
         description="The map region simulated; its bounds and kind come from the world map.",
     )
     tick_rate: int | None = Field(default=None, ge=1, le=120, description="Overrides the realm's.")
+    snapshot_every: int | None = Field(
+        default=None, ge=1, le=10, description="Overrides the realm's snapshotEvery."
+    )
+    snapshot_budget_bytes: int | None = Field(
+        default=None,
+        ge=20,
+        le=MAX_SNAPSHOT_BYTES,
+        description="Overrides the realm's snapshotBudgetBytes.",
+    )
     players_per_server: int = Field(default=200, ge=1, le=100000)
     target_utilisation: float = Field(default=0.75, gt=0, le=1)
     min_servers: int = Field(default=1, ge=0, le=1000)
@@ -298,6 +344,23 @@ class RegionSpec(_Model):
                 f"minServers ({self.min_servers})"
             )
         return self
+
+    @model_validator(mode="after")
+    def _snapshot_fits(self) -> RegionSpec:
+        if self.snapshot_every is not None and self.snapshot_budget_bytes is not None:
+            check_snapshot_size(self.snapshot_every, self.snapshot_budget_bytes)
+        return self
+
+    def snapshots(self, realm: RealmSpec) -> tuple[int, int]:
+        """(every, budget bytes) of this Region's servers: its own, else the realm's.
+        Raises InvalidSpec when the combination does not fit a datagram."""
+        every = self.snapshot_every or realm.snapshot_every
+        budget = self.snapshot_budget_bytes or realm.snapshot_budget_bytes
+        try:
+            check_snapshot_size(every, budget)
+        except ValueError as exc:
+            raise InvalidSpec(f"spec: {exc} (with the realm's defaults)") from None
+        return every, budget
 
     @property
     def map_region(self) -> RegionDef:

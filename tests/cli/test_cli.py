@@ -181,3 +181,25 @@ def test_settings_from_a_config_file_env_and_flags(
     cfg.write_text("http_port = 99999\n")
     r = run("up", "--config", str(cfg), "--no-status", "--duration", "1")
     assert r.returncode == 2 and "http_port" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_snapshot_settings_default_to_every_other_tick_and_must_fit_a_datagram(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from pydantic import ValidationError
+
+    from gameserver.config import RealmSettings
+
+    for key in ("REALM_SNAPSHOT_EVERY", "REALM_SNAPSHOT_BUDGET_BYTES"):
+        monkeypatch.delenv(key, raising=False)
+    s = RealmSettings()
+    assert (s.snapshot_every, s.snapshot_budget_bytes) == (2, 200)
+    monkeypatch.setenv("REALM_SNAPSHOT_EVERY", "1")
+    monkeypatch.setenv("REALM_SNAPSHOT_BUDGET_BYTES", "300")
+    s = RealmSettings.load(None, snapshot_every=3)  # the flag beats the environment
+    assert (s.snapshot_every, s.snapshot_budget_bytes) == (3, 300)
+    with pytest.raises(ValidationError, match="1500 bytes per snapshot"):
+        RealmSettings(snapshot_every=5)  # 5 x 300 does not fit one datagram
+    monkeypatch.delenv("REALM_SNAPSHOT_BUDGET_BYTES")
+    with pytest.raises(ValidationError, match="100 bytes per snapshot"):
+        RealmSettings(snapshot_every=1, snapshot_budget_bytes=100)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from realm_client.prediction import Interpolator, Predictor
+
+from gameserver.wire.structs import ENTITY_STATE_DTYPE
 
 
 def test_reconcile_replays_unacked_frames_on_server_position() -> None:
@@ -60,3 +63,44 @@ def test_interpolation_between_snapshots() -> None:
     it.push(1000, ents(0.0))
     it.push(1050, ents(10.0))
     assert it.sample(1125)[7][0] == pytest.approx(5.0)
+
+
+def _one(x: float) -> np.ndarray:
+    a = np.zeros(1, dtype=ENTITY_STATE_DTYPE)
+    a[0]["id"], a[0]["x"] = 7, x
+    return a
+
+
+def test_interpolation_delay_adapts_to_the_snapshot_interval() -> None:
+    """A snapshot every other tick at 20 Hz (100 ms apart): the delay becomes 150 ms, so
+    one lost snapshot is ridden out instead of freezing the entity."""
+    it = Interpolator()
+    assert it.delay_ms == 150  # before any gap has been seen
+    for i in range(10):
+        it.push(1000 + 100 * i, _one(float(i)), received_ms=5000 + 100 * i)
+    assert it.delay_ms == 150
+    # The snapshot of 1900 ms is lost: at 2050 the entity is still between two snapshots.
+    it.push(2000, _one(10.0), received_ms=6000)
+    at = it.sample(2050)[7][0]
+    assert 8.0 < at < 10.0
+    # Every tick at 20 Hz (every=1): down to the floor of 100 ms (75 ms would not ride out
+    # one lost snapshot).
+    for i in range(1, 17):
+        it.push(2000 + 50 * i, _one(10.0), received_ms=6000 + 50 * i)
+    assert it.delay_ms == 100
+
+
+def test_interpolation_delay_covers_jitter_and_is_bounded() -> None:
+    it = Interpolator()
+    arrivals = [0, 130, 170, 300, 420, 480, 600, 740, 790, 900, 1030, 1080]  # ~100 ms, +-40
+    for i, r in enumerate(arrivals):
+        it.push(100 * i, _one(float(i)), received_ms=r)
+    assert 160 <= it.delay_ms <= 220  # 1.5 x 100 + the mean deviation
+    slow = Interpolator(max_delay_ms=400)
+    for i in range(6):
+        slow.push(1000 * i, _one(float(i)))  # server times only: a 1 s interval
+    assert slow.delay_ms == 400
+    fixed = Interpolator(delay_ms=100)
+    for i in range(6):
+        fixed.push(100 * i, _one(float(i)))
+    assert fixed.delay_ms == 100

@@ -8,7 +8,7 @@ import math
 from gameserver.region.abilities import CastError
 from gameserver.region.content import LootEntry, NpcTemplate
 from gameserver.region.world import AI_DEAD
-from gameserver.wire.messages import CastAbility, Respawn, SetAutoAttack
+from gameserver.wire.messages import CastAbility, Respawn, SetAutoAttack, Snapshot, decode
 from gameserver.wire.structs import (
     EV_CAST_DONE,
     EV_CAST_FAILED,
@@ -129,7 +129,18 @@ def test_player_death_corpse_and_respawn_at_the_graveyard() -> None:
     assert w.hp[ps] == w.max_hp[ps]
     assert sim.pos(ps) == (50.0, 60.0)
     assert [e for e in p.events if e[1] == EV_RESPAWN]
-    assert p.corrected is False  # it was sent (and cleared) with the snapshot
+    # The correction goes out (and is cleared) with the player's next snapshot: this
+    # tick's, or the next one's (a client gets one every `every` ticks).
+    mine = [pl for c, pl in sim.results[-1].snapshots if c == p.conn_id]
+    for _ in range(sim.shard.snapshots.every - 1):
+        if mine:
+            break
+        assert p.corrected is True  # waiting for its snapshot
+        mine = [pl for c, pl in sim.tick().snapshots if c == p.conn_id]
+    (payload,) = mine
+    snap = decode(payload).msg
+    assert isinstance(snap, Snapshot) and snap.corrected
+    assert p.corrected is False
 
 
 def test_kill_gives_xp_loot_and_levels_and_the_npc_respawns() -> None:

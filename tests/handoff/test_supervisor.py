@@ -73,3 +73,21 @@ async def test_supervisor_scales_a_region_up_with_players_and_back_down(tmp_path
         for c in clients:
             await c.close()
         await realm.stop()
+
+
+async def test_every_shard_gets_the_realms_snapshot_settings(tmp_path: Path) -> None:
+    """The settings reach the servers the realm starts and the ones the supervisor adds."""
+    from gameserver.embedded.fleet import EmbeddedFleet
+
+    settings = realm_settings(tmp_path, snapshot_every=3, snapshot_budget_bytes=150)
+    realm = EmbeddedRealm(settings)
+    await realm.start()
+    try:
+        first = realm.regions[0]
+        await EmbeddedFleet(realm).start(first.region.name)
+        assert len(realm.regions) >= 2
+        for server in realm.regions:
+            cfg = server.shard.snapshots
+            assert (cfg.every, cfg.budget_bytes) == (3, 150), server.server_id
+    finally:
+        await realm.stop()

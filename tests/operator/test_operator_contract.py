@@ -54,6 +54,8 @@ CUSTOM = {
     "tokenKey": {"name": "own-key", "key": "hex"},
     "maxPlayers": 3000,
     "tickRate": 30,
+    "snapshotEvery": 1,
+    "snapshotBudgetBytes": 300,
     "loginQueue": {"admissionsPerSecond": 2.5, "burst": 7, "reconnectGraceSeconds": 0},
     "rcm": {"serviceType": "LoadBalancer", "publicAddress": "play.example.com:7777"},
 }
@@ -73,7 +75,10 @@ def _containers(realm: RealmSpec) -> list[tuple[str, Manifest, Manifest]]:
             out.append((c["name"], c, tpl["metadata"]))
     for name, spec in (
         ("elwynn", _region()),
-        ("azeroth-westfall", _region("azeroth-westfall", map={"region": "westfall"}, tickRate=10)),
+        (
+            "azeroth-westfall",
+            _region("azeroth-westfall", map={"region": "westfall"}, tickRate=10, snapshotEvery=3),
+        ),
     ):
         owner = Owner(kind="Region", name=name, uid="u2", namespace="games")
         pod = build_server_pod(owner, "azeroth", realm, spec, 3, id_block=17)
@@ -193,6 +198,10 @@ async def test_every_role_starts_with_the_env_the_operator_gives_it(
             assert settings.region in ("elwynn", "westfall")
             assert settings.server_id == meta["name"]
             assert settings.id_block == int(meta["annotations"][ANNOTATION_ID_BLOCK]) == 17
+            # The Region's own snapshot interval (westfall), else the realm's.
+            every = 3 if settings.region == "westfall" else spec.snapshot_every
+            assert settings.snapshot_every == every
+            assert settings.snapshot_budget_bytes == spec.snapshot_budget_bytes
     assert seen == {"gateway", "rcm", "oem", "rwam", "region"}
 
 

@@ -205,6 +205,11 @@ def test_builders_produce_valid_owned_manifests() -> None:
         ({"realmRef": "a", "map": "elwynn"}, "spec.map"),
         ({"realmRef": "a", "bounds": {"minX": 0}}, "spec.bounds"),
         ({"realmRef": "a", "typo": 1}, "spec.typo"),
+        ({"realmRef": "a", "snapshotEvery": 11}, "spec.snapshotEvery"),
+        (
+            {"realmRef": "a", "snapshotEvery": 10, "snapshotBudgetBytes": 200},
+            "spec: snapshotBudgetBytes x snapshotEvery = 2000 bytes per snapshot",
+        ),
         (
             {"realmRef": "a", "podTemplate": {"env": [{"name": "REALM_BOUNDS", "value": "1"}]}},
             "spec.podTemplate.env.0.name: REALM_BOUNDS is not a realm setting",
@@ -222,3 +227,17 @@ def test_map_region_defaults_to_the_region_name_only_if_it_is_a_map_region() -> 
     assert explicit.map_region.name == "westfall"
     with pytest.raises(InvalidSpec, match=r"spec\.map\.region: required.*'durotar'.*elwynn"):
         parse_region_spec({"realmRef": "a"}, "durotar")
+
+
+def test_snapshot_settings_combine_the_regions_and_the_realms() -> None:
+    realm = parse_realm_spec(
+        {"image": "i", "database": {"name": "db"}, "redis": {"name": "r"}, "snapshotEvery": 5}
+    )
+    assert (realm.snapshot_every, realm.snapshot_budget_bytes) == (5, 200)
+    assert parse_region_spec({"realmRef": "a"}, "elwynn").snapshots(realm) == (5, 200)
+    own = parse_region_spec({"realmRef": "a", "snapshotBudgetBytes": 300}, "elwynn")
+    assert own.snapshots(parse_realm_spec({**realm.dump(), "snapshotEvery": 2})) == (2, 300)
+    with pytest.raises(InvalidSpec, match="1500 bytes per snapshot"):
+        own.snapshots(realm)  # 5 x 300: fine alone, too big together
+    with pytest.raises(InvalidSpec, match="2000 bytes per snapshot"):
+        parse_realm_spec({**realm.dump(), "snapshotBudgetBytes": 400})

@@ -112,6 +112,22 @@ async def test_invalid_region_is_rejected_with_the_field_named(harness: Harness)
     assert h.pods("bad") == {}
 
 
+async def test_region_whose_snapshots_do_not_fit_with_the_realms_is_invalid(
+    harness: Harness,
+) -> None:
+    """Each override is in range, but with the realm's interval a snapshot would not fit one
+    datagram: the Region is refused (its servers would not start), with the fields named."""
+    h = harness
+    await h.start()
+    await h.apply("realms", realm_body(snapshotEvery=5))
+    await h.apply("regions", region_body("elwynn", snapshotBudgetBytes=300))
+    st = await h.until(lambda: _status(h).get("phase") == "Invalid" and _status(h))
+    (valid,) = [c for c in st["conditions"] if c["type"] == "Valid"]
+    assert valid["status"] == "False" and "snapshotBudgetBytes x snapshotEvery" in valid["message"]
+    await _ticks(h, 4)
+    assert h.pods("elwynn") == {}
+
+
 async def test_queue_drives_scale_up_to_max(harness: Harness) -> None:
     """The realm's login queue, read through `queue_length` of the roles' hot state
     (MemoryHotState here, RedisHotState in production), grows the region to its max."""

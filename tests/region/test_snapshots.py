@@ -1,6 +1,9 @@
 """Delta snapshots: the client rebuilds exactly the server's view under packet loss, the
 view matches the full area of interest when the budget allows, entities entering and
-leaving are announced, and the budget holds with near entities favoured."""
+leaving are announced, and the budget holds with near entities favoured.
+
+The tests read a snapshot per tick, so they pin `every=1` (the default sends a client one
+every other tick; `test_every_other_tick_...` covers that)."""
 
 from __future__ import annotations
 
@@ -59,7 +62,7 @@ def _wiggle(shard: Shard, rng: np.random.Generator) -> None:
 
 @pytest.mark.parametrize("loss", [0.0, 0.3])
 def test_client_rebuilds_the_servers_view_exactly_under_loss(loss: float) -> None:
-    shard, link, rng = _world(3, SnapshotConfig(budget_bytes=1200, max_view=200), n_npc=60)
+    shard, link, rng = _world(3, SnapshotConfig(budget_bytes=1200, max_view=200, every=1), n_npc=60)
     view = DeltaView()
     lose = random.Random(9)
     acked = 0
@@ -93,7 +96,7 @@ def test_client_rebuilds_the_servers_view_exactly_under_loss(loss: float) -> Non
 
 
 def test_entities_entering_and_leaving_are_announced() -> None:
-    shard, link, _ = _world(1, SnapshotConfig(), n_npc=0)
+    shard, link, _ = _world(1, SnapshotConfig(every=1), n_npc=0)
     w = shard.world
     far = w.spawn(KIND_NPC, 500, 700)  # 200 m: outside
     s1 = decode(step(shard, 50).snapshots[0][1]).msg
@@ -110,7 +113,7 @@ def test_entities_entering_and_leaving_are_announced() -> None:
 
 
 def test_budget_holds_and_near_entities_are_refreshed_more_often() -> None:
-    cfg = SnapshotConfig(budget_bytes=200)
+    cfg = SnapshotConfig(budget_bytes=200, every=1)
     shard, link, _rng = _world(5, cfg, n_npc=0)
     w = shard.world
     near = [w.spawn(KIND_NPC, 500 + d, 500 + d % 3) for d in range(3, 13)]
@@ -136,7 +139,7 @@ def test_budget_holds_and_near_entities_are_refreshed_more_often() -> None:
 
 
 def test_unknown_baseline_falls_back_to_a_full_snapshot() -> None:
-    shard, link, _ = _world(2, SnapshotConfig(history=4), n_npc=5)
+    shard, link, _ = _world(2, SnapshotConfig(history=4, every=1), n_npc=5)
     step(shard, 50)
     for t in range(2, 12):
         step(shard, t * 50)
@@ -205,7 +208,7 @@ def test_every_other_tick_doubles_the_budget_and_keeps_the_view_exact() -> None:
 def test_history_keeps_only_frames_a_client_can_still_use() -> None:
     """Frames whose clients have all acknowledged a later tick go; a client that has not
     acknowledged (or acknowledged exactly that tick) keeps a frame; `keep` still caps."""
-    shard, link, _ = _world(6, SnapshotConfig(history=10), n_npc=5)
+    shard, link, _ = _world(6, SnapshotConfig(history=10, every=1), n_npc=5)
     other = shard.world.spawn(KIND_PLAYER, 510, 500)
     late = PlayerLink(2, 78, other, MoverState(0))
     shard.players[other] = late
