@@ -272,73 +272,67 @@ def _snapshot_head(buf: bytes) -> tuple[int, bool]:
 
 
 def _bots(port: int, rcm: str, conns: list[int], seconds: float, seed: int, cpu: int) -> None:
-    """One RCM's worth of players: one `Link` stream to the region server, as the RCM
-    opens it, with one `LinkUp` per 50 ms carrying every player's input batch (three
-    redundant frames and the newest snapshot tick as ack); snapshots read back from the
-    `LinkDown` batches to ack them."""
+    """One RCM's worth of players, sent through the RCM's own `RegionClient`: one `Link`
+    stream to the region server, every player's inputs (three redundant frames and the
+    newest snapshot tick as ack) packed into one message per 50 ms turn; snapshots read
+    back from the `LinkDown` batches to ack them. A killed player stops and respawns."""
     _pin(cpu)
-    import grpc
-
-    from gameserver.rpc import realm_pb2 as pb
-    from gameserver.rpc import realm_pb2_grpc as pbg
-    from gameserver.rpc.region import RCM_KEY, encode_command
-    from gameserver.rpc.transport import open_channel
+    from gameserver.rpc.region import RegionClient
     from gameserver.wire.messages import Respawn
     from gameserver.wire.structs import INPUT_FRAME_DTYPE
 
     rng = random.Random(seed)
     ack = dict.fromkeys(conns, 0)
     dead = dict.fromkeys(conns, False)
-    respawn = encode_command(Respawn())
     frames = {c: np.zeros(0, INPUT_FRAME_DTYPE) for c in conns}
     heading = {c: rng.uniform(0, 2 * math.pi) for c in conns}
     step_len = 7.0 * 0.05
 
+    class Snapshots:
+        """The RCM's outbox: where it would seal each payload into a datagram."""
+
+        def deliver(self, conn_id: int, payload: bytes) -> None:
+            t, is_dead = _snapshot_head(payload)
+            if t > ack.get(conn_id, t):
+                ack[conn_id] = t
+                dead[conn_id] = is_dead
+
+        def kick(self, conn_id: int, reason: str) -> None:
+            ack.pop(conn_id, None)
+
     async def run() -> None:
-        channel = open_channel(f"127.0.0.1:{port}")
-        stream = pbg.RegionStub(channel).Link(metadata=((RCM_KEY, rcm),))
-
-        async def read() -> None:
-            with contextlib.suppress(grpc.aio.AioRpcError):  # the server stopped: done
-                while True:
-                    down = await stream.read()
-                    if down is grpc.aio.EOF:
-                        return
-                    for d in down.deliveries:
-                        t, is_dead = _snapshot_head(d.payload)
-                        if t > ack.get(d.conn_id, t):
-                            ack[d.conn_id] = t
-                            dead[d.conn_id] = is_dead
-
-        reader = asyncio.create_task(read())
+        link = RegionClient(
+            f"127.0.0.1:{port}",
+            server_id="bench-0",
+            region_name="elwynn",
+            outbox=Snapshots(),
+            rcm_id=rcm,
+        )
+        link.open_link()
         loop = asyncio.get_running_loop()
         end = loop.time() + seconds
         next_at = loop.time()
         seq = 0
-        with contextlib.suppress(grpc.aio.AioRpcError, asyncio.InvalidStateError):
-            while loop.time() < end and not reader.done():
-                seq += 1
-                batch = []
-                for c in conns:
-                    if dead[c]:  # as a player does: stop, and release the spirit
-                        batch.append(pb.InputBatch(character_id=c, ack_tick=ack[c]))
-                        if seq % 20 == 0:
-                            batch.append(pb.InputBatch(character_id=c, command=respawn))
-                        continue
-                    if rng.random() < 0.02:
-                        heading[c] = rng.uniform(0, 2 * math.pi)
-                    f = np.zeros(1, INPUT_FRAME_DTYPE)
-                    h = heading[c]
-                    f[0] = (seq, 50, 0, step_len * math.cos(h), step_len * math.sin(h), h)
-                    frames[c] = np.concatenate([frames[c][-2:], f])
-                    batch.append(
-                        pb.InputBatch(character_id=c, frames=frames[c].tobytes(), ack_tick=ack[c])
-                    )
-                await stream.write(pb.LinkUp(inputs=batch))
-                next_at += 0.05
-                await asyncio.sleep(max(0.0, next_at - loop.time()))
-        reader.cancel()
-        await channel.close()
+        while loop.time() < end:
+            seq += 1
+            for c in conns:
+                if c not in ack:  # kicked
+                    continue
+                if dead[c]:  # as a player does: stop, and release the spirit
+                    link.submit_inputs(c, frames[c][:0], ack[c])
+                    if seq % 20 == 0:
+                        link.submit_command(c, Respawn())
+                    continue
+                if rng.random() < 0.02:
+                    heading[c] = rng.uniform(0, 2 * math.pi)
+                f = np.zeros(1, INPUT_FRAME_DTYPE)
+                h = heading[c]
+                f[0] = (seq, 50, 0, step_len * math.cos(h), step_len * math.sin(h), h)
+                frames[c] = np.concatenate([frames[c][-2:], f])
+                link.submit_inputs(c, frames[c], ack[c])
+            next_at += 0.05
+            await asyncio.sleep(max(0.0, next_at - loop.time()))
+        await link.close()
 
     asyncio.run(run())
 

@@ -298,22 +298,32 @@ class ExtractPlayerReply(_message.Message):
     def __init__(self, extracted: _Optional[_Union[Extracted, _Mapping]] = ...) -> None: ...
 
 class InputBatch(_message.Message):
-    __slots__ = ("character_id", "frames", "command", "ack_tick")
+    __slots__ = ("character_id", "command")
     CHARACTER_ID_FIELD_NUMBER: _ClassVar[int]
-    FRAMES_FIELD_NUMBER: _ClassVar[int]
     COMMAND_FIELD_NUMBER: _ClassVar[int]
-    ACK_TICK_FIELD_NUMBER: _ClassVar[int]
     character_id: int
-    frames: bytes
     command: bytes
-    ack_tick: int
-    def __init__(self, character_id: _Optional[int] = ..., frames: _Optional[bytes] = ..., command: _Optional[bytes] = ..., ack_tick: _Optional[int] = ...) -> None: ...
+    def __init__(self, character_id: _Optional[int] = ..., command: _Optional[bytes] = ...) -> None: ...
+
+class InputColumns(_message.Message):
+    __slots__ = ("characters", "counts", "acks", "frames")
+    CHARACTERS_FIELD_NUMBER: _ClassVar[int]
+    COUNTS_FIELD_NUMBER: _ClassVar[int]
+    ACKS_FIELD_NUMBER: _ClassVar[int]
+    FRAMES_FIELD_NUMBER: _ClassVar[int]
+    characters: _containers.RepeatedScalarFieldContainer[int]
+    counts: _containers.RepeatedScalarFieldContainer[int]
+    acks: _containers.RepeatedScalarFieldContainer[int]
+    frames: bytes
+    def __init__(self, characters: _Optional[_Iterable[int]] = ..., counts: _Optional[_Iterable[int]] = ..., acks: _Optional[_Iterable[int]] = ..., frames: _Optional[bytes] = ...) -> None: ...
 
 class LinkUp(_message.Message):
-    __slots__ = ("inputs",)
+    __slots__ = ("inputs", "moves")
     INPUTS_FIELD_NUMBER: _ClassVar[int]
+    MOVES_FIELD_NUMBER: _ClassVar[int]
     inputs: _containers.RepeatedCompositeFieldContainer[InputBatch]
-    def __init__(self, inputs: _Optional[_Iterable[_Union[InputBatch, _Mapping]]] = ...) -> None: ...
+    moves: InputColumns
+    def __init__(self, inputs: _Optional[_Iterable[_Union[InputBatch, _Mapping]]] = ..., moves: _Optional[_Union[InputColumns, _Mapping]] = ...) -> None: ...
 
 class Delivery(_message.Message):
     __slots__ = ("conn_id", "payload")

@@ -3,12 +3,14 @@
 **Placement** (`AddPlayer`, `RemovePlayer`, `ExtractPlayer`) are unary calls the OEM makes;
 none is retried (each changes who simulates a character).
 
-**Link** is one bidirectional stream per (RCM, region server). Up: batches of
-(character id, raw InputFrame structs or one encoded game command), one message per
-event-loop turn of the RCM, so a burst of datagrams costs one message. Down: per tick one
-`LinkDown` per RCM with every snapshot payload for that RCM's players (already encoded by
-the tick; the RCM only seals it) plus kicks. The bytes are the FlatBuffers the client and
-the tick already speak, unchanged: no re-encoding on either side.
+**Link** is one bidirectional stream per (RCM, region server). Up: one message per
+event-loop turn of the RCM, so a burst of datagrams costs one message: every player's raw
+InputFrame structs and snapshot ack in columns (`InputColumns`: the region server reads
+them with one copy, ~1 us per player), plus any game commands as encoded FlatBuffers.
+Down: per tick one `LinkDown` per RCM with every snapshot payload for that RCM's players
+(already encoded by the tick; the RCM only seals it) plus kicks. The bytes are the
+FlatBuffers the client and the tick already speak, unchanged: no re-encoding on either
+side.
 
 - `LinkHub` is the region server's `Outbox` in a distributed realm. The tick calls
   `deliver` once per player; the hub files each payload under the RCM holding that
@@ -70,7 +72,6 @@ RCM_KEY = "x-openrealm-rcm"
 SERVER_KEY = "x-openrealm-server"
 MAX_FRAMES_PER_BATCH = 64  # as many as one datagram can carry, with room to spare
 _FRAME = INPUT_FRAME_DTYPE.itemsize
-_NO_FRAMES: npt.NDArray[np.void] = np.zeros(0, INPUT_FRAME_DTYPE)
 
 
 class Outbox(Protocol):
@@ -153,14 +154,24 @@ class OneShard:
         raise LookupError("this region server is not an instance host")
 
 
-def decode_frames(raw: bytes) -> npt.NDArray[np.void] | None:
-    """InputFrame structs from a link batch, or None for a batch that cannot be one."""
-    n, rest = divmod(len(raw), _FRAME)
-    if rest or n > MAX_FRAMES_PER_BATCH:
+def decode_moves(moves: pb.InputColumns) -> list[tuple[int, npt.NDArray[np.void], int]] | None:
+    """(character id, frames, ack) per player from a link's input columns, the frames views
+    into one copy of the message's bytes; None if the columns do not add up (lengths
+    differ, a partial frame, more frames than one datagram can carry), and then the whole
+    message is dropped: a peer that sends one bad column cannot be trusted with the rest."""
+    chars, counts, acks = list(moves.characters), list(moves.counts), list(moves.acks)
+    if len(counts) != len(chars) or len(acks) != len(chars):
         return None
-    if n == 0:
-        return _NO_FRAMES  # an ack alone
-    return np.frombuffer(raw, dtype=INPUT_FRAME_DTYPE).copy()
+    total, rest = divmod(len(moves.frames), _FRAME)
+    if rest or sum(counts) != total or (counts and max(counts) > MAX_FRAMES_PER_BATCH):
+        return None
+    frames = np.frombuffer(moves.frames, dtype=INPUT_FRAME_DTYPE).copy()
+    out = []
+    at = 0
+    for cid, n, ack in zip(chars, counts, acks, strict=True):
+        out.append((cid, frames[at : at + n], ack))
+        at += n
+    return out
 
 
 COMMANDS = (CastAbility, SetAutoAttack, Respawn, SnapshotAck)
@@ -368,20 +379,15 @@ class RegionServicer(pbg.RegionServicer):
         async def read() -> None:
             try:
                 async for up in request_iterator:
+                    if up.HasField("moves"):
+                        self._moves(up.moves)
                     for batch in up.inputs:
                         shard = self._holder(batch.character_id)
-                        if batch.command:
-                            msg = decode_command(batch.command)
-                            if msg is None or shard is None:
-                                self.dropped_frames += 1
-                            else:
-                                shard.submit_command(batch.character_id, msg)
-                            continue
-                        frames = decode_frames(batch.frames)
-                        if frames is None or shard is None:
+                        msg = decode_command(batch.command)
+                        if msg is None or shard is None:
                             self.dropped_frames += 1
-                            continue
-                        shard.submit_inputs(batch.character_id, frames, batch.ack_tick)
+                        else:
+                            shard.submit_command(batch.character_id, msg)
             except (asyncio.CancelledError, grpc.aio.AioRpcError):
                 pass
             finally:
@@ -399,6 +405,19 @@ class RegionServicer(pbg.RegionServicer):
             reader.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await reader
+
+    def _moves(self, moves: pb.InputColumns) -> None:
+        decoded = decode_moves(moves)
+        if decoded is None:
+            self.dropped_frames += len(moves.characters)
+            return
+        holder = self._holder
+        for cid, frames, ack in decoded:
+            shard = holder(cid)
+            if shard is None:
+                self.dropped_frames += 1
+            else:
+                shard.submit_inputs(cid, frames, ack)
 
     def _holder(self, character_id: int) -> HostedRegion | None:
         """The shard an input of `character_id` goes to: the one it was placed on here,
@@ -564,7 +583,11 @@ class RegionClient:
         self._stub = pbg.RegionStub(self._channel)
         self._meta = ((SERVER_KEY, server_id),) if server_id else None
         self._up: asyncio.Queue[pb.LinkUp] = asyncio.Queue()
-        self._batch: list[pb.InputBatch] = []
+        self._commands: list[pb.InputBatch] = []
+        self._chars: list[int] = []  # the input columns of this turn (see InputColumns)
+        self._counts: list[int] = []
+        self._acks: list[int] = []
+        self._frames: list[bytes] = []
         self._flush_scheduled = False
         self._link_task: asyncio.Task[None] | None = None
         self._closed = False
@@ -642,35 +665,46 @@ class RegionClient:
         if self._closed or not (len(frames) or ack_tick):
             return
         self.open_link()
-        self._batch.append(
-            pb.InputBatch(character_id=character_id, frames=frames.tobytes(), ack_tick=ack_tick)
-        )
+        self._chars.append(character_id)
+        self._counts.append(len(frames))
+        self._acks.append(ack_tick)
+        self._frames.append(frames.tobytes())
         if not self._flush_scheduled:
             self._flush_scheduled = True
             asyncio.get_running_loop().call_soon(self._flush)
 
     def submit_command(self, character_id: int, msg: Message) -> None:
-        """Queue a game command behind the inputs already queued (order is kept)."""
+        """Queue a game command; it travels with this turn's inputs (the tick applies each
+        kind in its own phase, so their order within a turn does not matter)."""
         if self._via is not None:
             self._via.submit_command(character_id, msg)
             return
         if self._closed:
             return
         self.open_link()
-        self._batch.append(pb.InputBatch(character_id=character_id, command=encode_command(msg)))
+        self._commands.append(pb.InputBatch(character_id=character_id, command=encode_command(msg)))
         if not self._flush_scheduled:
             self._flush_scheduled = True
             asyncio.get_running_loop().call_soon(self._flush)
 
     def _flush(self) -> None:
         self._flush_scheduled = False
-        batch, self._batch = self._batch, []
-        if not batch:
+        commands, chars = self._commands, self._chars
+        counts, acks, frames = self._counts, self._acks, self._frames
+        self._commands, self._chars, self._counts, self._acks, self._frames = [], [], [], [], []
+        if not (commands or chars):
             return
         if self._up.qsize() >= self.max_backlog:  # the region server is not keeping up
-            self.dropped_inputs += len(batch)
+            self.dropped_inputs += len(commands) + len(chars)
             return
-        self._up.put_nowait(pb.LinkUp(inputs=batch))
+        up = pb.LinkUp(inputs=commands)
+        if chars:
+            frames_all = b"".join(frames)
+            up.moves.characters.extend(chars)
+            up.moves.counts.extend(counts)
+            up.moves.acks.extend(acks)
+            up.moves.frames = frames_all
+        self._up.put_nowait(up)
 
     def open_link(self) -> None:
         """Start the link (idempotent): snapshots flow to `outbox` from now on."""

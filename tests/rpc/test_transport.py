@@ -364,19 +364,27 @@ async def test_link_drops_malformed_input_batches(serve: Any) -> None:
 
         client.open_link()
         await asyncio.wait_for(client.link_up.wait(), 3)
+        one, size = frames(1).tobytes(), INPUT_FRAME_DTYPE.itemsize
+        bad = [
+            pb.InputColumns(characters=[1], counts=[1], acks=[0], frames=one[:-1]),  # partial
+            pb.InputColumns(characters=[1], counts=[65], acks=[0], frames=b"\0" * size * 65),
+            pb.InputColumns(characters=[1, 2], counts=[1], acks=[0, 0], frames=one),  # ragged
+            pb.InputColumns(characters=[1, 2], counts=[1, 1], acks=[0, 0], frames=one),  # short
+        ]
+        for moves in bad:  # each message dropped whole
+            client._up.put_nowait(pb.LinkUp(moves=moves))
         client._up.put_nowait(
             pb.LinkUp(
                 inputs=[
-                    pb.InputBatch(character_id=1, frames=b"\x00" * 19),  # not a whole frame
-                    pb.InputBatch(character_id=1, frames=b"\x00" * 20 * 65),  # too many
-                    pb.InputBatch(character_id=1, frames=frames(1).tobytes()),
                     pb.InputBatch(character_id=1, command=b"garbage"),
                     pb.InputBatch(character_id=1, command=encode_command(Ping(client_time_ms=1))),
-                ]
+                ],
+                moves=pb.InputColumns(characters=[1, 2], counts=[1, 0], acks=[0, 9], frames=one),
             )
         )
-        await _until(lambda: len(fake.inputs) == 1)
-        assert fake.inputs == [(1, frames(1).tobytes())]
+        await _until(lambda: len(fake.inputs) == 2)
+        assert fake.inputs == [(1, one), (2, b"")]
+        assert fake.acks == [(2, 9)]
         await asyncio.sleep(0.05)
         assert fake.commands == []  # garbage and non-command messages are dropped
     finally:
