@@ -15,8 +15,9 @@ from realm_client.prediction import DeltaView
 
 from gameserver.region.content import RegionContent
 from gameserver.region.movement import MoverState, MoveRules
+from gameserver.region.replication_kernels import fill_budget
 from gameserver.region.shard import SnapshotConfig
-from gameserver.region.snapshots import History, _fill_budgets
+from gameserver.region.snapshots import History
 from gameserver.region.tick import PlayerLink, Shard, queue_command, step
 from gameserver.region.world import KIND_NPC, KIND_PLAYER
 from gameserver.wire.datagram import OVERHEAD
@@ -150,8 +151,9 @@ def test_unknown_baseline_falls_back_to_a_full_snapshot() -> None:
 
 @pytest.mark.parametrize("per_client", [40, 1500])
 def test_budget_fill_takes_each_clients_best_items_that_fit(per_client: int) -> None:
-    """The row-sort fill equals the plain rule: per client, items by priority (highest
-    first, ties in item order), taken while the running cost fits (wide rows included)."""
+    """The budget fill equals the plain rule: per client, items by priority (highest
+    first, ties in item order), taken while the running cost fits (exact priorities for
+    wide rows too)."""
     rng = np.random.default_rng(per_client)
     n = 30
     player = rng.integers(0, n, n * per_client).astype(np.intp)
@@ -159,7 +161,15 @@ def test_budget_fill_takes_each_clients_best_items_that_fit(per_client: int) -> 
     prio = np.round(rng.exponential(3.0, len(player)), 1)  # many exact ties
     prio[rng.random(len(player)) < 0.05] = np.inf
     left = rng.integers(0, 120, n).astype(np.int64)
-    got = _fill_budgets(player, cost, prio, left, n)
+    got = np.zeros(len(player), dtype=bool)
+    exact = per_client > 1 << 10  # wider than the truncated key's item bits
+    for p in range(n):
+        mine = np.flatnonzero(player == p)
+        k = len(mine)
+        take = np.zeros(k, dtype=bool)
+        scratch = np.zeros(k, np.int64), np.zeros(k, np.intp)
+        fill_budget(cost[mine], -prio[mine], k, int(left[p]), exact, *scratch, take)
+        got[mine] = take
     want = np.zeros(len(player), dtype=bool)
     order = np.lexsort((-prio, player))
     spent = np.zeros(n, dtype=np.int64)
