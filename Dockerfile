@@ -17,7 +17,7 @@ FROM python:3.11-slim AS runtime
 # REALM_NUMBA_CACHE_SEED, for a generic x86-64 CPU so the cache fits any node. At run time
 # numba needs a writable cache directory and the pods' root filesystem is read-only (only
 # /tmp, an emptyDir, is writable): the first process copies the seed to NUMBA_CACHE_DIR
-# (gameserver/region/replication_kernels.py), so no server compiles (~7 s) when it starts.
+# (gameserver/region/replication_kernels.py), so no server compiles (~10 s) when it starts.
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \

@@ -16,7 +16,7 @@ operations in the same order, the same tie rules), so snapshots are byte-identic
 test_replication_kernels.py checks the kernels against plain numpy references.
 
 Compilation: `cache=True` keeps the machine code on disk (next to this file in
-`__pycache__`, or under `NUMBA_CACHE_DIR`): a cold compile of all kernels takes ~7 s, a
+`__pycache__`, or under `NUMBA_CACHE_DIR`): a cold compile of all kernels takes ~10 s, a
 load from the cache ~0.2 s. `warm()` compiles or loads every kernel with the argument types
 the tick uses, so a region server does not compile in its first tick; `aoi.Grid` calls it
 on creation (a `Shard` makes its grids when it is created). The container image compiles
